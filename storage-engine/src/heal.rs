@@ -1,0 +1,315 @@
+//! Verification and healing.
+//!
+//! A chunk is healed by reading every block of every stripe, CRC-checking
+//! it, and rewriting each shard that is missing, corrupt, or outside its home
+//! zone: the new shard file is written under a temp name from reconstructed
+//! blocks, fsynced, re-verified, then renamed over the old one. A heal pass
+//! also brings failed zones back (recreating the directory if needed and
+//! rebuilding its metadata replica) and marks a zone online once every chunk
+//! is whole again.
+//!
+//! In a `HealReport` with `repair == false`, `shards_repaired` counts the
+//! shards that *would* be rewritten.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::engine::{blocking, lock, require_object, ActiveGuard, Engine, Inner, PinGuard};
+use crate::error::{EngineError, Result};
+use crate::keys::{CF_INLINE, CF_OBJECTS, CF_PARTS, CF_REFS};
+use crate::meta::{cf, db_err};
+use crate::reader::ShardFiles;
+use crate::records::{Chunk, ObjectRecord, PartRecord};
+use crate::shard_file::{locate, open_checked, read_block, Geometry, ShardSetWriter};
+use crate::types::HealReport;
+use crate::zones::{create_layout, home_zone, inspect, place, Found, ZoneState, ZONE_COUNT};
+
+const SCAN_BATCH: usize = 128;
+
+/// Outcome of checking one chunk.
+#[derive(Debug, Default, Clone, Copy)]
+struct ChunkOutcome {
+    /// Shards missing, corrupt or misplaced (rewritten when repairing).
+    bad_shards: u64,
+    unrecoverable: bool,
+    bytes_read: u64,
+}
+
+fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOutcome> {
+    let mut out = ChunkOutcome::default();
+    let Some(g) = Geometry::of(chunk) else {
+        // Inline: its bytes live in the metadata replicas.
+        let db = inner.meta.reader()?;
+        let present =
+            db.get_cf(cf(&db, CF_INLINE)?, chunk.data_id.0).map_err(|e| db_err("read inline data", e))?.is_some();
+        out.unrecoverable = !present;
+        return Ok(out);
+    };
+    let _pin = PinGuard::new(inner, vec![chunk.data_id]);
+    let _active = ActiveGuard::new(inner, chunk.data_id);
+    let n = g.total();
+    let codec = g.codec()?;
+    let usable = inner.usable_zones();
+    let targets = place(n, &usable).ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })?;
+
+    // Which shards need rewriting: missing, wrong header, wrong length, misplaced, or any bad block.
+    let mut rewrite = vec![false; n];
+    let mut misplaced_from: Vec<Option<usize>> = vec![None; n];
+    let mut files: Vec<Option<std::fs::File>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let found = locate(&inner.zones, &chunk.data_id, i, home_zone(i, n));
+        let file = found.as_ref().and_then(|(_, p)| open_checked(p, i, &g));
+        let len_ok = file.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.len() == g.file_len()).unwrap_or(false);
+        if let Some((z, _)) = &found {
+            if *z != targets[i] {
+                misplaced_from[i] = Some(*z);
+            }
+        }
+        rewrite[i] = file.is_none() || !len_ok || misplaced_from[i].is_some();
+        files.push(file);
+    }
+    for s in 0..g.stripes() {
+        let mut good = 0;
+        for i in 0..n {
+            match files[i].as_ref().and_then(|f| read_block(f, &g, s)) {
+                Some(b) => {
+                    good += 1;
+                    out.bytes_read += b.len() as u64;
+                }
+                None => rewrite[i] = true,
+            }
+        }
+        if good < g.k {
+            out.unrecoverable = true;
+        }
+    }
+    out.bad_shards = rewrite.iter().filter(|r| **r).count() as u64;
+    if out.bad_shards > 0 && !still_referenced(inner, chunk)? {
+        // Freed (and perhaps already collected) while we looked: nothing to heal.
+        return Ok(ChunkOutcome::default());
+    }
+    if !repair || out.bad_shards == 0 || out.unrecoverable {
+        return Ok(out);
+    }
+
+    // Rebuild the bad shards from the good ones, stripe by stripe.
+    let rewrite_targets: Vec<Option<usize>> = (0..n).map(|i| rewrite[i].then_some(targets[i])).collect();
+    let mut writer = ShardSetWriter::create(&inner.zones, chunk.data_id, &g, &rewrite_targets)?;
+    let mut source = ShardFiles::new(chunk.data_id, g);
+    for s in 0..g.stripes() {
+        let mut blocks: Vec<Option<Vec<u8>>> = (0..n)
+            .map(|i| if rewrite[i] && misplaced_from[i].is_none() { None } else { source.read(&inner.zones, i, s) })
+            .collect();
+        if blocks.iter().filter(|b| b.is_some()).count() < g.k {
+            return Err(EngineError::InsufficientZones {
+                available: blocks.iter().filter(|b| b.is_some()).count(),
+                needed: g.k,
+            });
+        }
+        codec.reconstruct(&mut blocks)?;
+        for i in (0..n).filter(|i| rewrite[*i]) {
+            let b = blocks[i]
+                .as_ref()
+                .ok_or_else(|| EngineError::Corrupt { what: "block missing after reconstruct".into() })?;
+            writer.append(&inner.zones, i, b)?;
+        }
+    }
+    for z in std::mem::take(&mut writer.failed_zones) {
+        inner.fail_zone(z);
+    }
+    writer.finish(&inner.zones)?;
+    // Re-verify what was written before calling it healed, then drop misplaced copies.
+    for i in (0..n).filter(|i| rewrite[*i]) {
+        let Some(zone) = inner.zones.get(targets[i]) else { continue };
+        let path = zone.shard_path(&chunk.data_id, i);
+        let ok = open_checked(&path, i, &g)
+            .map(|f| (0..g.stripes()).all(|s| read_block(&f, &g, s).is_some()))
+            .unwrap_or(false);
+        if !ok {
+            tracing::error!(data_id = %chunk.data_id.hex(), shard = i, "rewritten shard failed verification");
+            out.unrecoverable = true;
+            continue;
+        }
+        for (z, other) in inner.zones.iter().enumerate() {
+            if z != targets[i] && other.usable() {
+                let _ = std::fs::remove_file(other.shard_path(&chunk.data_id, i));
+            }
+        }
+    }
+    inner.counters.shards_repaired.fetch_add(out.bad_shards, Ordering::Relaxed);
+    lock(&inner.heal_queue).remove(&chunk.data_id);
+    tracing::info!(data_id = %chunk.data_id.hex(), shards = out.bad_shards, "chunk healed");
+    Ok(out)
+}
+
+fn still_referenced(inner: &Inner, chunk: &Chunk) -> Result<bool> {
+    let db = inner.meta.reader()?;
+    Ok(db.get_cf(cf(&db, CF_REFS)?, chunk.data_id.0).map_err(|e| db_err("read refs", e))?.is_some())
+}
+
+fn heal_chunks(inner: &Arc<Inner>, chunks: &[Chunk], repair: bool, report: &mut HealReport) -> Result<u64> {
+    let mut bytes = 0;
+    let mut unrecoverable = false;
+    for c in chunks {
+        match heal_chunk(inner, c, repair) {
+            Ok(o) => {
+                report.shards_repaired += o.bad_shards;
+                unrecoverable |= o.unrecoverable;
+                bytes += o.bytes_read;
+            }
+            Err(e) => {
+                tracing::error!(data_id = %c.data_id.hex(), error = %e, "heal of chunk failed");
+                unrecoverable = true;
+            }
+        }
+    }
+    report.objects_checked += 1;
+    report.unrecoverable += unrecoverable as u64;
+    Ok(bytes)
+}
+
+/// Brings a failed or stale zone back: directory and marker, then its metadata replica.
+fn revive_zone(inner: &Inner, zone: usize) -> Result<()> {
+    let z = inner.zones.get(zone).ok_or_else(|| EngineError::Corrupt { what: format!("zone index {zone}") })?;
+    let cluster = (0..ZONE_COUNT)
+        .filter(|o| *o != zone)
+        .find_map(|o| match inspect(&inner.zones[o].dir, o) {
+            Ok(Found::Marked { cluster_id }) => Some(cluster_id),
+            _ => None,
+        })
+        .ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })?;
+    match inspect(&z.dir, zone)? {
+        Found::Marked { cluster_id } if cluster_id != cluster => {
+            return Err(EngineError::Corrupt {
+                what: format!("zone directory {} belongs to cluster {cluster_id}", z.dir.display()),
+            })
+        }
+        _ => {}
+    }
+    create_layout(z, &cluster)?;
+    inner.meta.rebuild(&inner.zones, zone)?;
+    z.set_state(ZoneState::Rebuilding);
+    tracing::info!(zone, "zone back in service; healing its shards");
+    Ok(())
+}
+
+/// One batch of records from `cf_name` after `after`.
+fn scan_batch(inner: &Inner, cf_name: &'static str, after: Option<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<Chunk>)>> {
+    let db = inner.meta.reader()?;
+    let mut it = db.raw_iterator_cf(cf(&db, cf_name)?);
+    match &after {
+        Some(k) => {
+            it.seek(k);
+            if it.key() == Some(k.as_slice()) {
+                it.next();
+            }
+        }
+        None => it.seek_to_first(),
+    }
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let chunks = if cf_name == CF_OBJECTS {
+            ObjectRecord::decode(v).map(|r| r.chunks)
+        } else {
+            PartRecord::decode(v).map(|r| vec![r.chunk])
+        };
+        match chunks {
+            Ok(c) => out.push((k.to_vec(), c)),
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable record during heal");
+                out.push((k.to_vec(), Vec::new()));
+            }
+        }
+        if out.len() >= SCAN_BATCH {
+            break;
+        }
+        it.next();
+    }
+    it.status().map_err(|e| db_err("scan for heal", e))?;
+    Ok(out)
+}
+
+impl Engine {
+    /// Checks every shard of an object; with `repair`, rewrites the bad ones.
+    pub async fn verify_object(&self, bucket: &str, key: &str, repair: bool) -> Result<HealReport> {
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let db = inner.meta.reader()?;
+            let rec = require_object(&db, &bucket, &key)?;
+            drop(db);
+            let mut report = HealReport::default();
+            heal_chunks(&inner, &rec.chunks, repair, &mut report)?;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Verifies (and with `repair` heals) every object and stored part, after
+    /// bringing failed zones back. Reads are throttled to `max_bytes_per_sec`.
+    pub async fn heal_all(&self, repair: bool, max_bytes_per_sec: Option<u64>) -> Result<HealReport> {
+        let _guard = self.inner.heal_lock.lock().await;
+        if repair {
+            for zone in 0..ZONE_COUNT {
+                let needs = self.inner.zones[zone].state() == ZoneState::Missing || !self.inner.meta.is_fresh(zone);
+                if needs {
+                    let inner = self.inner.clone();
+                    if let Err(e) = blocking(move || revive_zone(&inner, zone)).await {
+                        tracing::error!(zone, error = %e, "zone could not be brought back");
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        let mut bytes_total = 0u64;
+        let mut report = HealReport::default();
+        for cf_name in [CF_OBJECTS, CF_PARTS] {
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                if self.inner.shutting_down.load(Ordering::Acquire) {
+                    return Ok(report);
+                }
+                let inner = self.inner.clone();
+                let a = after.clone();
+                let (batch_report, last, bytes, more) = blocking(move || {
+                    let batch = scan_batch(&inner, cf_name, a)?;
+                    let more = batch.len() >= SCAN_BATCH;
+                    let mut r = HealReport::default();
+                    let mut bytes = 0;
+                    let mut last = None;
+                    for (k, chunks) in batch {
+                        bytes += heal_chunks(&inner, &chunks, repair, &mut r)?;
+                        last = Some(k);
+                    }
+                    Ok((r, last, bytes, more))
+                })
+                .await?;
+                report.objects_checked += batch_report.objects_checked;
+                report.shards_repaired += batch_report.shards_repaired;
+                report.unrecoverable += batch_report.unrecoverable;
+                bytes_total += bytes;
+                if let Some(rate) = max_bytes_per_sec.filter(|r| *r > 0) {
+                    let due = Duration::from_secs_f64(bytes_total as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                match last {
+                    Some(l) if more => after = Some(l),
+                    _ => break,
+                }
+            }
+        }
+        if repair && report.unrecoverable == 0 {
+            for z in &self.inner.zones {
+                if z.state() == ZoneState::Rebuilding && self.inner.meta.is_fresh(z.index) {
+                    z.set_state(ZoneState::Online);
+                    tracing::info!(zone = z.index, "zone healed and online");
+                }
+            }
+            lock(&self.inner.heal_queue).clear();
+        }
+        Ok(report)
+    }
+}

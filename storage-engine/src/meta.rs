@@ -1,0 +1,332 @@
+//! Replicated metadata: one RocksDB replica per zone (`azN/meta`).
+//!
+//! Design (see docs/storage-engine.md):
+//! - Commits are serialised by one lock. Each commit is a list of operations
+//!   built while holding the lock from a consistent view (so preconditions are
+//!   checked atomically with the write), then applied as one `WriteBatch` with
+//!   a synced WAL to every fresh replica in parallel, together with the next
+//!   commit sequence number. A commit is acknowledged when at least
+//!   `WRITE_QUORUM` (2) replicas applied it.
+//! - A replica that fails a write, or whose zone is unavailable, becomes
+//!   stale and is never written again until rebuilt; so every replica holds
+//!   exactly the prefix of commits up to its own sequence number, and the
+//!   replica with the highest sequence number holds every acknowledged commit
+//!   as long as two replicas survive.
+//! - A stale or missing replica is rebuilt from a fresh one by a RocksDB
+//!   checkpoint that is then copied file by file into the other zone.
+//! - Reads go to any fresh replica.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+use crate::error::{EngineError, Result};
+use crate::keys::{ALL_CFS, CF_SYS, SYS_COMMIT_SEQ};
+use crate::records::{decode_seq, encode_seq};
+use crate::zones::{fsync_dir, io_err, Zone};
+
+/// Replicas that must apply a commit before it is acknowledged.
+pub const WRITE_QUORUM: usize = 2;
+
+/// One operation of a commit.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Put(&'static str, Vec<u8>, Vec<u8>),
+    Delete(&'static str, Vec<u8>),
+}
+
+struct Slot {
+    db: Option<Arc<DB>>,
+    fresh: bool,
+}
+
+pub struct Meta {
+    slots: RwLock<Vec<Slot>>,
+    /// Serialises commits; holds the last committed sequence number.
+    commit: Mutex<u64>,
+    /// Copy of the last sequence number, readable without waiting for a commit.
+    last_seq: AtomicU64,
+}
+
+pub fn db_err(op: &'static str, e: rocksdb::Error) -> EngineError {
+    let message = e.into_string();
+    if message.contains("No space left") {
+        EngineError::NoSpace { op, path: PathBuf::from("metadata") }
+    } else {
+        EngineError::Metadata { op, message }
+    }
+}
+
+pub fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
+    db.cf_handle(name)
+        .ok_or_else(|| EngineError::Metadata { op: "column family", message: format!("missing column family {name}") })
+}
+
+fn db_options() -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_max_background_jobs(2);
+    o.set_max_open_files(256);
+    o.set_db_write_buffer_size(32 << 20);
+    o.set_keep_log_file_num(4);
+    o
+}
+
+pub fn open_db(path: &Path) -> Result<DB> {
+    let opts = db_options();
+    let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+    DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| db_err("open metadata replica", e))
+}
+
+pub fn read_seq(db: &DB) -> Result<u64> {
+    match db.get_cf(cf(db, CF_SYS)?, SYS_COMMIT_SEQ).map_err(|e| db_err("read commit sequence", e))? {
+        Some(v) => decode_seq(&v),
+        None => Ok(0),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn shut_down() -> EngineError {
+    EngineError::Metadata { op: "access metadata", message: "engine is shut down".into() }
+}
+
+impl Meta {
+    /// Builds the replica set from databases opened at start-up (`None` = to be rebuilt).
+    pub fn new(dbs: Vec<Option<(DB, u64)>>) -> Meta {
+        let max = dbs.iter().flatten().map(|(_, s)| *s).max().unwrap_or(0);
+        let slots = dbs
+            .into_iter()
+            .map(|d| match d {
+                Some((db, seq)) => Slot { db: Some(Arc::new(db)), fresh: seq == max },
+                None => Slot { db: None, fresh: false },
+            })
+            .collect();
+        Meta { slots: RwLock::new(slots), commit: Mutex::new(max), last_seq: AtomicU64::new(max) }
+    }
+
+    fn slots_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Slot>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slots_write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Slot>> {
+        self.slots.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_fresh(&self, zone: usize) -> bool {
+        self.slots_read().get(zone).map(|s| s.fresh && s.db.is_some()).unwrap_or(false)
+    }
+
+    /// A fresh replica to read from.
+    pub fn reader(&self) -> Result<Arc<DB>> {
+        let slots = self.slots_read();
+        if slots.iter().all(|s| s.db.is_none()) {
+            return Err(shut_down());
+        }
+        slots
+            .iter()
+            .find(|s| s.fresh)
+            .and_then(|s| s.db.clone())
+            .ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })
+    }
+
+    /// Marks a replica stale (its zone failed): it is no longer read or written.
+    pub fn mark_stale(&self, zone: usize) {
+        if let Some(s) = self.slots_write().get_mut(zone) {
+            s.fresh = false;
+        }
+    }
+
+    /// Runs `build` under the commit lock with a fresh replica, then applies
+    /// the operations it returns to every fresh replica.
+    pub fn commit<T>(&self, zones: &[Zone], build: impl FnOnce(&DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
+        let mut seq = lock(&self.commit);
+        let db = self.reader()?;
+        let (ops, out) = build(&db)?;
+        drop(db);
+        if ops.is_empty() {
+            return Ok(out);
+        }
+        let targets: Vec<(usize, Arc<DB>)> = {
+            let mut slots = self.slots_write();
+            for (z, s) in slots.iter_mut().enumerate() {
+                // A replica whose zone failed misses this commit: it is stale from now on.
+                if s.fresh && !zones.get(z).map(|zz| zz.usable()).unwrap_or(false) {
+                    s.fresh = false;
+                }
+            }
+            slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.fresh)
+                .filter_map(|(z, s)| s.db.clone().map(|d| (z, d)))
+                .collect()
+        };
+        if targets.len() < WRITE_QUORUM {
+            return Err(EngineError::InsufficientZones { available: targets.len(), needed: WRITE_QUORUM });
+        }
+        let next = *seq + 1;
+        let results: Vec<(usize, Result<()>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = targets
+                .iter()
+                .map(|(z, db)| {
+                    let ops = &ops;
+                    let z = *z;
+                    scope.spawn(move || (z, apply(db, ops, next)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or((usize::MAX, Err(EngineError::Corrupt { what: "replica writer panicked".into() })))
+                })
+                .collect()
+        });
+        let mut ok = 0;
+        let mut last_err = None;
+        for (z, r) in results {
+            match r {
+                Ok(()) => ok += 1,
+                Err(e) => {
+                    tracing::error!(zone = z, error = %e, "metadata replica write failed; replica marked stale");
+                    self.mark_stale(z);
+                    if let Some(zone) = zones.get(z) {
+                        zone.set_state(crate::zones::ZoneState::Missing);
+                    }
+                    last_err = Some(e);
+                }
+            }
+        }
+        if ok >= WRITE_QUORUM {
+            *seq = next;
+            self.last_seq.store(next, Ordering::Release);
+            return Ok(out);
+        }
+        // Fewer than a quorum applied: the outcome is ambiguous (a surviving replica may hold it).
+        if ok > 0 {
+            *seq = next;
+            self.last_seq.store(next, Ordering::Release);
+        }
+        match last_err {
+            Some(e @ EngineError::NoSpace { .. }) => Err(e),
+            _ => Err(EngineError::InsufficientZones { available: ok, needed: WRITE_QUORUM }),
+        }
+    }
+
+    /// Rebuilds the replica of `zone` from a fresh one (under the commit lock, so no commit interleaves).
+    pub fn rebuild(&self, zones: &[Zone], zone: usize) -> Result<()> {
+        let seq = lock(&self.commit);
+        if self.is_fresh(zone) {
+            return Ok(());
+        }
+        let (src_zone, src) = {
+            let slots = self.slots_read();
+            slots
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.fresh && s.db.is_some())
+                .and_then(|(z, s)| s.db.clone().map(|d| (z, d)))
+                .ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })?
+        };
+        let src_z = zones.get(src_zone).ok_or_else(|| EngineError::Corrupt { what: "zone index".into() })?;
+        let dst_z = zones.get(zone).ok_or_else(|| EngineError::Corrupt { what: "zone index".into() })?;
+        let ckpt = src_z.tmp_dir().join(format!("ckpt-{}", uuid::Uuid::new_v4().simple()));
+        let staged = dst_z.dir.join(format!("meta.new-{}", uuid::Uuid::new_v4().simple()));
+        let res = (|| {
+            rocksdb::checkpoint::Checkpoint::new(src.as_ref())
+                .and_then(|c| c.create_checkpoint(&ckpt))
+                .map_err(|e| db_err("checkpoint metadata replica", e))?;
+            copy_dir(&ckpt, &staged)
+        })();
+        let _ = std::fs::remove_dir_all(&ckpt);
+        if let Err(e) = res {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+        drop(src);
+        // Swap the staged copy in place of the old replica.
+        let old = self.slots_write().get_mut(zone).and_then(|s| {
+            s.fresh = false;
+            s.db.take()
+        });
+        drop(old);
+        let meta_dir = dst_z.meta_dir();
+        if meta_dir.exists() {
+            let aside = dst_z.dir.join(format!("meta.old-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::rename(&meta_dir, &aside).map_err(|e| io_err("move stale replica aside", &meta_dir, e))?;
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+        std::fs::rename(&staged, &meta_dir).map_err(|e| io_err("install rebuilt replica", &meta_dir, e))?;
+        fsync_dir(&dst_z.dir)?;
+        let db = open_db(&meta_dir)?;
+        let got = read_seq(&db)?;
+        if got != *seq {
+            return Err(EngineError::Corrupt {
+                what: format!("rebuilt replica has sequence {got}, expected {}", *seq),
+            });
+        }
+        if let Some(s) = self.slots_write().get_mut(zone) {
+            s.db = Some(Arc::new(db));
+            s.fresh = true;
+        }
+        tracing::info!(zone, seq = *seq, "metadata replica rebuilt");
+        Ok(())
+    }
+
+    /// Syncs every WAL and closes the replicas. Idempotent.
+    pub fn shutdown(&self) -> Result<()> {
+        let _seq = lock(&self.commit);
+        let mut slots = self.slots_write();
+        let mut first_err = None;
+        for s in slots.iter_mut() {
+            if let Some(db) = s.db.take() {
+                if let Err(e) = db.flush_wal(true) {
+                    first_err.get_or_insert(db_err("flush WAL", e));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+}
+
+fn apply(db: &DB, ops: &[Op], seq: u64) -> Result<()> {
+    let mut batch = WriteBatch::default();
+    for op in ops {
+        match op {
+            Op::Put(c, k, v) => batch.put_cf(cf(db, c)?, k, v),
+            Op::Delete(c, k) => batch.delete_cf(cf(db, c)?, k),
+        }
+    }
+    batch.put_cf(cf(db, CF_SYS)?, SYS_COMMIT_SEQ, encode_seq(seq));
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    db.write_opt(batch, &wo).map_err(|e| db_err("commit metadata", e))
+}
+
+/// Copies a flat directory (a RocksDB checkpoint) file by file, durably.
+fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).map_err(|e| io_err("create dir", dst, e))?;
+    let entries = std::fs::read_dir(src).map_err(|e| io_err("read checkpoint", src, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("read checkpoint", src, e))?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        std::fs::copy(&from, &to).map_err(|e| io_err("copy replica file", &to, e))?;
+        let f = std::fs::File::open(&to).map_err(|e| io_err("open replica file", &to, e))?;
+        f.sync_all().map_err(|e| io_err("fsync replica file", &to, e))?;
+    }
+    fsync_dir(dst)
+}

@@ -1,0 +1,285 @@
+//! Streaming reads with on-the-fly reconstruction.
+//!
+//! Every block read is CRC-checked. When a data block is missing or corrupt,
+//! parity blocks are read until k good blocks are at hand and the stripe is
+//! reconstructed; the chunk is reported for healing. An `ObjectReader` pins
+//! the object's chunks so that an overwrite or delete committed meanwhile does
+//! not delete the files it reads.
+
+use std::fs::File;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+use crate::engine::{blocking, get_object_rec, lock, require_object, Inner, PinGuard};
+use crate::erasure::Codec;
+use crate::error::{EngineError, Result};
+use crate::keys::CF_INLINE;
+use crate::meta::{cf, db_err};
+use crate::records::{decode_inline, Chunk, DataId};
+use crate::shard_file::{locate, open_checked, read_block, Geometry};
+use crate::types::ObjectInfo;
+use crate::zones::{home_zone, Zone};
+
+/// Lazily opened shard files of one chunk.
+pub(crate) struct ShardFiles {
+    pub id: DataId,
+    pub g: Geometry,
+    files: Vec<Option<Option<File>>>,
+}
+
+impl ShardFiles {
+    pub fn new(id: DataId, g: Geometry) -> ShardFiles {
+        ShardFiles { id, g, files: (0..g.total()).map(|_| None).collect() }
+    }
+
+    fn file(&mut self, zones: &[Zone], i: usize) -> Option<&File> {
+        let total = self.g.total();
+        let g = self.g;
+        let id = self.id;
+        let slot = self.files.get_mut(i)?;
+        if slot.is_none() {
+            let opened = locate(zones, &id, i, home_zone(i, total)).and_then(|(_, p)| open_checked(&p, i, &g));
+            *slot = Some(opened);
+        }
+        slot.as_ref().and_then(|f| f.as_ref())
+    }
+
+    /// The verified block of shard `i` in stripe `s`, or `None`.
+    pub fn read(&mut self, zones: &[Zone], i: usize, s: u64) -> Option<Vec<u8>> {
+        let g = self.g;
+        let f = self.file(zones, i)?;
+        read_block(f, &g, s)
+    }
+}
+
+/// Reads stripe `s` of a chunk, reconstructing it if needed.
+pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, s: u64) -> Result<Vec<u8>> {
+    let g = files.g;
+    let k = g.k;
+    let n = g.total();
+    let mut blocks: Vec<Option<Vec<u8>>> = vec![None; n];
+    let mut good = 0;
+    for (i, b) in blocks.iter_mut().enumerate().take(k) {
+        *b = files.read(&inner.zones, i, s);
+        good += b.is_some() as usize;
+    }
+    if good < k {
+        let missing_data = k - good;
+        for (i, b) in blocks.iter_mut().enumerate().skip(k) {
+            if good >= k {
+                break;
+            }
+            *b = files.read(&inner.zones, i, s);
+            good += b.is_some() as usize;
+        }
+        if good < k {
+            tracing::error!(data_id = %files.id.hex(), stripe = s, good, needed = k, "stripe unreadable");
+            return Err(EngineError::InsufficientZones { available: good, needed: k });
+        }
+        codec.reconstruct(&mut blocks)?;
+        inner.counters.degraded_reads.fetch_add(1, Ordering::Relaxed);
+        inner.counters.blocks_reconstructed.fetch_add(missing_data as u64, Ordering::Relaxed);
+        lock(&inner.heal_queue).insert(files.id);
+        tracing::warn!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripe reconstructed");
+    }
+    codec.join(&blocks, g.stripe_len(s))
+}
+
+struct PlannedChunk {
+    chunk: Chunk,
+    /// Offset of the chunk's first byte in the object.
+    offset: u64,
+    /// Inline data (loaded eagerly, only for chunks the range touches).
+    inline: Option<Bytes>,
+}
+
+struct OpenChunk {
+    idx: usize,
+    files: ShardFiles,
+    codec: Arc<Codec>,
+}
+
+type Step = (Option<OpenChunk>, Result<Bytes>);
+
+/// A stream of the object's bytes in pieces of at most one stripe.
+pub struct ObjectReader {
+    inner: Arc<Inner>,
+    chunks: Arc<Vec<PlannedChunk>>,
+    pos: u64,
+    end: u64,
+    open: Option<OpenChunk>,
+    fut: Option<Pin<Box<dyn Future<Output = Step> + Send>>>,
+    done: bool,
+    _pin: PinGuard,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader").field("pos", &self.pos).field("end", &self.end).finish()
+    }
+}
+
+pub(crate) async fn open_reader(
+    inner: Arc<Inner>,
+    bucket: String,
+    key: String,
+    range: Option<(u64, u64)>,
+) -> Result<(ObjectInfo, ObjectReader)> {
+    let inner2 = inner.clone();
+    let (info, chunks, start, end, pin) = blocking(move || {
+        for _ in 0..16 {
+            let db = inner2.meta.reader()?;
+            let rec = require_object(&db, &bucket, &key)?;
+            let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
+            let pin = PinGuard::new(&inner2, ids);
+            let (start, end) = match range {
+                Some((s, e)) => (s.min(rec.size_bytes), e.min(rec.size_bytes)),
+                None => (0, rec.size_bytes),
+            };
+            let mut planned = Vec::with_capacity(rec.chunks.len());
+            let mut offset = 0u64;
+            let mut vanished = false;
+            for c in &rec.chunks {
+                let touches = offset < end && offset + c.size_bytes > start;
+                let inline = if !c.is_erasure() && touches {
+                    match db.get_cf(cf(&db, CF_INLINE)?, c.data_id.0).map_err(|e| db_err("read inline data", e))? {
+                        Some(v) => {
+                            let data = decode_inline(&v)?;
+                            if data.len() as u64 != c.size_bytes {
+                                return Err(EngineError::Corrupt {
+                                    what: format!("inline data of {bucket}/{key} has the wrong size"),
+                                });
+                            }
+                            Some(Bytes::copy_from_slice(data))
+                        }
+                        None => {
+                            vanished = true;
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                planned.push(PlannedChunk { chunk: *c, offset, inline });
+                offset += c.size_bytes;
+            }
+            // Confirm, now that the data is pinned, that the object still refers to it.
+            let db = inner2.meta.reader()?;
+            let again = get_object_rec(&db, &bucket, &key)?;
+            if !vanished && again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
+                return Ok((rec.info(&bucket, &key), planned, start, end, pin));
+            }
+        }
+        Err(EngineError::Metadata { op: "read object", message: "object changed too often during the read".into() })
+    })
+    .await?;
+    let reader = ObjectReader {
+        inner,
+        chunks: Arc::new(chunks),
+        pos: start,
+        end,
+        open: None,
+        fut: None,
+        done: start >= end,
+        _pin: pin,
+    };
+    Ok((info, reader))
+}
+
+impl ObjectReader {
+    /// The next piece that can be served without I/O, or the I/O to start.
+    fn next_piece(&mut self) -> Option<Result<Bytes>> {
+        let chunks = self.chunks.clone();
+        let idx = chunks.iter().position(|c| self.pos >= c.offset && self.pos < c.offset + c.chunk.size_bytes)?;
+        let pc = &chunks[idx];
+        let in_chunk = self.pos - pc.offset;
+        let chunk_end = (self.end - pc.offset).min(pc.chunk.size_bytes);
+        if let Some(data) = &pc.inline {
+            let piece = data.slice(in_chunk as usize..chunk_end as usize);
+            self.pos += piece.len() as u64;
+            return Some(Ok(piece));
+        }
+        let Some(g) = Geometry::of(&pc.chunk) else {
+            return Some(Err(EngineError::Corrupt { what: "inline chunk without data".into() }));
+        };
+        let stripe = g.stripe_size as u64;
+        let s = in_chunk / stripe;
+        let from = (in_chunk - s * stripe) as usize;
+        let to = (chunk_end.min((s + 1) * stripe) - s * stripe) as usize;
+        let open = match self.open.take() {
+            Some(o) if o.idx == idx => Ok(o),
+            _ => g.codec().map(|c| OpenChunk { idx, files: ShardFiles::new(pc.chunk.data_id, g), codec: Arc::new(c) }),
+        };
+        let mut open = match open {
+            Ok(o) => o,
+            Err(e) => return Some(Err(e)),
+        };
+        let inner = self.inner.clone();
+        let fut = async move {
+            let res = tokio::task::spawn_blocking(move || {
+                let r = read_stripe(&inner, &mut open.files, &open.codec, s).map(|v| Bytes::from(v).slice(from..to));
+                (Some(open), r)
+            })
+            .await;
+            match res {
+                Ok(step) => step,
+                Err(e) => (None, Err(EngineError::Corrupt { what: format!("read task failed: {e}") })),
+            }
+        };
+        self.fut = Some(Box::pin(fut));
+        None
+    }
+}
+
+impl futures::Stream for ObjectReader {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(fut) = self.fut.as_mut() {
+                let (open, res) = match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(step) => step,
+                };
+                self.fut = None;
+                self.open = open;
+                return Poll::Ready(Some(match res {
+                    Ok(b) => {
+                        self.pos += b.len() as u64;
+                        Ok(b)
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        Err(e)
+                    }
+                }));
+            }
+            if self.done || self.pos >= self.end {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            match self.next_piece() {
+                Some(Ok(b)) if b.is_empty() => continue,
+                Some(item) => {
+                    if item.is_err() {
+                        self.done = true;
+                    }
+                    return Poll::Ready(Some(item));
+                }
+                None if self.fut.is_some() => continue,
+                None => {
+                    // No chunk covers the position: the record is inconsistent.
+                    self.done = true;
+                    return Poll::Ready(Some(Err(EngineError::Corrupt {
+                        what: "object chunks do not cover its size".into(),
+                    })));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Public value types of the engine API.
+
+use std::path::PathBuf;
+
+/// Engine configuration. `zone_dirs` default to `<data_dir>/az1..az3`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// Exactly three zone directories.
+    pub zone_dirs: [PathBuf; 3],
+    /// k: data shards per stripe (default 4).
+    pub data_shards: usize,
+    /// m: parity shards per stripe (default 2).
+    pub parity_shards: usize,
+    /// Bytes of object data per stripe (default 1 MiB).
+    pub stripe_size_bytes: usize,
+    /// Objects (and parts) smaller than this are stored inline with their metadata (default 128 KiB).
+    pub inline_threshold_bytes: usize,
+}
+
+impl EngineConfig {
+    /// The defaults for a data directory: az1, az2, az3 inside it, RS(4,2), 1 MiB stripes, 128 KiB inline threshold.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        EngineConfig {
+            zone_dirs: [data_dir.join("az1"), data_dir.join("az2"), data_dir.join("az3")],
+            data_dir,
+            data_shards: 4,
+            parity_shards: 2,
+            stripe_size_bytes: 1 << 20,
+            inline_threshold_bytes: 128 << 10,
+        }
+    }
+}
+
+/// What the engine keeps about a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Opaque attributes owned by the caller (owner, region, configuration, ...).
+    pub attrs: Vec<u8>,
+}
+
+/// What the engine keeps about an object (its "head").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub bucket: String,
+    pub key: String,
+    pub size_bytes: u64,
+    /// Caller-provided entity tag (the server stores the quoted MD5 or multipart ETag).
+    pub etag: String,
+    /// Milliseconds since the Unix epoch, set by the engine at commit.
+    pub last_modified_ms: u64,
+    /// Opaque attributes owned by the caller (content type, user metadata, checksums, ...).
+    pub attrs: Vec<u8>,
+    /// Sizes of the parts the object was assembled from (empty for a single PUT).
+    pub part_sizes: Vec<u64>,
+}
+
+/// Condition checked atomically with the commit of a new object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitCondition {
+    None,
+    /// Fail with `PreconditionFailed` if the key exists (`If-None-Match: *`).
+    IfAbsent,
+    /// Fail with `PreconditionFailed` unless the key exists with this etag (`If-Match`).
+    IfEtagMatches(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Objects in UTF-8 byte order of their keys.
+    pub objects: Vec<ObjectInfo>,
+    /// Common prefixes (each ending with the delimiter), in order, deduplicated.
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned; pass as `start_after` to continue.
+    pub next_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Return only keys strictly greater than this (and skip a common prefix equal to it).
+    pub start_after: Option<String>,
+    pub max_keys: usize,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: u64,
+    pub attrs: Vec<u8>,
+}
+
+/// A stored part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u32,
+    pub size_bytes: u64,
+    pub etag: String,
+    pub last_modified_ms: u64,
+    pub attrs: Vec<u8>,
+}
+
+/// Counts from a verify/heal pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealReport {
+    pub objects_checked: u64,
+    pub shards_repaired: u64,
+    pub unrecoverable: u64,
+}

@@ -1,0 +1,356 @@
+//! Streaming writers for objects and parts.
+//!
+//! A writer buffers at most `max(stripe, inline threshold)` bytes beyond the
+//! caller's current piece. Data smaller than the inline threshold is stored in
+//! the metadata store; anything larger is cut into stripes, each encoded and
+//! appended to k+m temp shard files as it fills. Commit = fsync + rename +
+//! directory fsync of the shard files, then one replicated metadata commit.
+//! Dropping a writer without committing removes its temp files.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, now_ms, ActiveGuard, Inner};
+use crate::erasure::Codec;
+use crate::error::{EngineError, Result};
+use crate::keys::{self, CF_INLINE, CF_OBJECTS, CF_PARTS, CF_REFS, CF_UPLOADS};
+use crate::meta::{cf, db_err, Op};
+use crate::records::{encode_chunk, encode_inline, Chunk, ChunkLayout, DataId, ObjectRecord, PartRecord};
+use crate::shard_file::{remove_all, Geometry, ShardSetWriter};
+use crate::types::{CommitCondition, ObjectInfo, PartInfo};
+use crate::zones::place;
+
+/// The data half shared by object and part writers.
+pub(crate) struct DataWriter {
+    inner: Arc<Inner>,
+    id: DataId,
+    buf: BytesMut,
+    written: u64,
+    shards: Option<ShardSetWriter>,
+    codec: Arc<Codec>,
+    poisoned: bool,
+    // Declared last: dropped after `shards`, whose drop removes the temp files.
+    _active: ActiveGuard,
+}
+
+/// Result of finishing the data: the chunk to commit, and the inline bytes if any.
+pub(crate) struct FinishedData {
+    pub chunk: Chunk,
+    pub inline: Option<Vec<u8>>,
+    pub active: ActiveGuard,
+}
+
+impl DataWriter {
+    fn new(inner: Arc<Inner>) -> Result<DataWriter> {
+        let id = DataId::new_random();
+        let codec = Arc::new(Codec::new(inner.config.data_shards, inner.config.parity_shards)?);
+        let active = ActiveGuard::new(&inner, id);
+        Ok(DataWriter {
+            inner,
+            id,
+            buf: BytesMut::new(),
+            written: 0,
+            shards: None,
+            codec,
+            poisoned: false,
+            _active: active,
+        })
+    }
+
+    fn stripe(&self) -> usize {
+        self.inner.config.stripe_size_bytes
+    }
+
+    fn total(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    fn is_inline(&self) -> bool {
+        self.shards.is_none() && (self.total() < self.inner.config.inline_threshold_bytes as u64 || self.total() == 0)
+    }
+
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if self.poisoned {
+            return Err(EngineError::Corrupt { what: "write after a failed write".into() });
+        }
+        self.buf.extend_from_slice(&data);
+        while !self.is_inline() && self.buf.len() >= self.stripe() {
+            let stripe = self.buf.split_to(self.stripe()).freeze();
+            if let Err(e) = self.flush_stripe(stripe).await {
+                self.poisoned = true;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_stripe(&mut self, stripe: Bytes) -> Result<()> {
+        let inner = self.inner.clone();
+        let codec = self.codec.clone();
+        let shards = self.shards.take();
+        let id = self.id;
+        let len = stripe.len() as u64;
+        let shards = blocking(move || {
+            let blocks = codec.encode(&stripe)?;
+            let mut shards = match shards {
+                Some(s) => s,
+                None => {
+                    let usable = inner.usable_zones();
+                    let targets = place(codec.total_shards(), &usable)
+                        .ok_or(EngineError::InsufficientZones { available: 0, needed: crate::meta::WRITE_QUORUM })?;
+                    let g = Geometry {
+                        k: codec.data_shards(),
+                        m: codec.total_shards() - codec.data_shards(),
+                        stripe_size: inner.config.stripe_size_bytes,
+                        size: 0,
+                    };
+                    let targets: Vec<Option<usize>> = targets.into_iter().map(Some).collect();
+                    ShardSetWriter::create(&inner.zones, id, &g, &targets)?
+                }
+            };
+            shards.append_stripe(&inner.zones, &blocks)?;
+            for z in std::mem::take(&mut shards.failed_zones) {
+                inner.fail_zone(z);
+            }
+            let need = codec.data_shards() + 1;
+            if shards.live_shards() < need.min(codec.total_shards()) {
+                return Err(EngineError::InsufficientZones { available: shards.live_shards(), needed: need });
+            }
+            Ok(shards)
+        })
+        .await?;
+        self.shards = Some(shards);
+        self.written += len;
+        Ok(())
+    }
+
+    /// Writes the tail stripe and makes the shard files durable under their final names.
+    async fn finish(mut self) -> Result<FinishedData> {
+        if self.poisoned {
+            return Err(EngineError::Corrupt { what: "commit after a failed write".into() });
+        }
+        let size = self.total();
+        if self.is_inline() {
+            let data = std::mem::take(&mut self.buf).to_vec();
+            let chunk = Chunk { data_id: self.id, size_bytes: size, layout: ChunkLayout::Inline };
+            let DataWriter { _active, .. } = self;
+            return Ok(FinishedData { chunk, inline: Some(data), active: _active });
+        }
+        if !self.buf.is_empty() {
+            let tail = std::mem::take(&mut self.buf).freeze();
+            self.flush_stripe(tail).await?;
+        }
+        let shards =
+            self.shards.take().ok_or_else(|| EngineError::Corrupt { what: "erasure writer without shards".into() })?;
+        let inner = self.inner.clone();
+        let codec = self.codec.clone();
+        let id = self.id;
+        blocking(move || {
+            let total = codec.total_shards();
+            let mut shards = shards;
+            let failed = std::mem::take(&mut shards.failed_zones);
+            let res = shards.finish(&inner.zones);
+            for z in failed {
+                inner.fail_zone(z);
+            }
+            let durable = match res {
+                Ok(d) => d,
+                Err(e) => {
+                    remove_all(&inner.zones, &id, total);
+                    return Err(e);
+                }
+            };
+            let need = (codec.data_shards() + 1).min(total);
+            if durable < need {
+                remove_all(&inner.zones, &id, total);
+                return Err(EngineError::InsufficientZones { available: durable, needed: need });
+            }
+            if durable < total {
+                crate::engine::lock(&inner.heal_queue).insert(id);
+            }
+            Ok(())
+        })
+        .await?;
+        let chunk = Chunk { data_id: self.id, size_bytes: size, layout: self.inner.erasure_layout() };
+        let DataWriter { _active, .. } = self;
+        Ok(FinishedData { chunk, inline: None, active: _active })
+    }
+}
+
+/// Operations that store a finished chunk's data reference.
+fn store_chunk_ops(f: &FinishedData, ops: &mut Vec<Op>) {
+    match &f.inline {
+        Some(data) => ops.push(Op::Put(CF_INLINE, f.chunk.data_id.0.to_vec(), encode_inline(data))),
+        None => ops.push(Op::Put(CF_REFS, f.chunk.data_id.0.to_vec(), encode_chunk(&f.chunk))),
+    }
+}
+
+/// Checks a commit condition against the current object.
+pub(crate) fn check_condition(cond: &CommitCondition, current: Option<&ObjectRecord>) -> Result<()> {
+    match (cond, current) {
+        (CommitCondition::None, _) => Ok(()),
+        (CommitCondition::IfAbsent, None) => Ok(()),
+        (CommitCondition::IfAbsent, Some(_)) => Err(EngineError::PreconditionFailed),
+        (CommitCondition::IfEtagMatches(e), Some(r)) if etag_eq(e, &r.etag) => Ok(()),
+        (CommitCondition::IfEtagMatches(_), _) => Err(EngineError::PreconditionFailed),
+    }
+}
+
+pub(crate) fn etag_eq(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}
+
+/// Commits the result of a writer, cleaning up the data if the commit was refused.
+async fn commit_data<T: Send + 'static>(
+    inner: &Arc<Inner>,
+    data: FinishedData,
+    build: impl FnOnce(&rocksdb::DB, &FinishedData) -> Result<(Vec<Op>, T)> + Send + 'static,
+) -> Result<T> {
+    let inner2 = inner.clone();
+    let res = blocking(move || {
+        let mut refused = false;
+        let r = inner2.commit(|db| {
+            let r = build(db, &data);
+            refused = r.is_err();
+            r
+        });
+        if r.is_err() && refused {
+            // Definitively not committed: free the shard files now.
+            if let Some(g) = Geometry::of(&data.chunk) {
+                remove_all(&inner2.zones, &data.chunk.data_id, g.total());
+            }
+        }
+        drop(data.active);
+        r
+    })
+    .await;
+    inner.gc_notify.notify_one();
+    res
+}
+
+/// Streams an object into the store. Dropping it without `commit` leaves nothing visible.
+pub struct ObjectWriter {
+    data: DataWriter,
+    bucket: String,
+    key: String,
+}
+
+impl ObjectWriter {
+    pub(crate) fn new(inner: Arc<Inner>, bucket: String, key: String) -> Result<ObjectWriter> {
+        Ok(ObjectWriter { data: DataWriter::new(inner)?, bucket, key })
+    }
+
+    /// Buffers at most one stripe; encodes and writes full stripes as they fill.
+    pub async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.data.write(data).await
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.data.total()
+    }
+
+    /// Makes the object visible. `cond` is checked atomically with the commit.
+    pub async fn commit(self, etag: String, attrs: Vec<u8>, cond: CommitCondition) -> Result<ObjectInfo> {
+        let inner = self.data.inner.clone();
+        let (bucket, key) = (self.bucket, self.key);
+        let finished = self.data.finish().await?;
+        commit_data(&inner, finished, move |db, f| {
+            get_bucket_rec(db, &bucket)?;
+            let current = get_object_rec(db, &bucket, &key)?;
+            check_condition(&cond, current.as_ref())?;
+            let rec = ObjectRecord {
+                size_bytes: f.chunk.size_bytes,
+                etag,
+                last_modified_ms: now_ms(),
+                attrs,
+                part_sizes: Vec::new(),
+                chunks: vec![f.chunk],
+            };
+            let mut ops = Vec::new();
+            store_chunk_ops(f, &mut ops);
+            if let Some(old) = &current {
+                for c in &old.chunks {
+                    free_chunk_ops(c, &mut ops);
+                }
+            }
+            ops.push(Op::Put(CF_OBJECTS, keys::object_key(&bucket, &key), rec.encode()));
+            Ok((ops, rec.info(&bucket, &key)))
+        })
+        .await
+    }
+
+    /// Fault injection: makes the shard files durable and then stops as a
+    /// crashed process would, before the metadata commit. The files stay on
+    /// disk as orphans until `collect_orphans` (or the next open) removes them.
+    #[doc(hidden)]
+    pub async fn fault_crash_before_commit(self) -> Result<()> {
+        let finished = self.data.finish().await?;
+        // The in-flight registration ends as it would with the process.
+        drop(finished.active);
+        Ok(())
+    }
+}
+
+/// Streams one part of a multipart upload.
+pub struct PartWriter {
+    data: DataWriter,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_number: u32,
+}
+
+impl PartWriter {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        bucket: String,
+        key: String,
+        upload_id: String,
+        part_number: u32,
+    ) -> Result<PartWriter> {
+        Ok(PartWriter { data: DataWriter::new(inner)?, bucket, key, upload_id, part_number })
+    }
+
+    pub async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.data.write(data).await
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.data.total()
+    }
+
+    /// Records the part; a previous upload of the same part number is freed.
+    pub async fn commit(self, etag: String, attrs: Vec<u8>) -> Result<PartInfo> {
+        let inner = self.data.inner.clone();
+        let (bucket, key, upload_id, part_number) = (self.bucket, self.key, self.upload_id, self.part_number);
+        let finished = self.data.finish().await?;
+        commit_data(&inner, finished, move |db, f| {
+            let uk = keys::upload_key(&bucket, &key, &upload_id);
+            if db.get_cf(cf(db, CF_UPLOADS)?, &uk).map_err(|e| db_err("read upload", e))?.is_none() {
+                return Err(EngineError::NoSuchUpload { upload_id: upload_id.clone() });
+            }
+            let pk = keys::part_key(&upload_id, part_number);
+            let mut ops = Vec::new();
+            if let Some(v) = db.get_cf(cf(db, CF_PARTS)?, &pk).map_err(|e| db_err("read part", e))? {
+                let old = PartRecord::decode(&v)?;
+                free_chunk_ops(&old.chunk, &mut ops);
+            }
+            store_chunk_ops(f, &mut ops);
+            let rec =
+                PartRecord { size_bytes: f.chunk.size_bytes, etag, last_modified_ms: now_ms(), attrs, chunk: f.chunk };
+            ops.push(Op::Put(CF_PARTS, pk, rec.encode()));
+            Ok((
+                ops,
+                PartInfo {
+                    part_number,
+                    size_bytes: rec.size_bytes,
+                    etag: rec.etag.clone(),
+                    last_modified_ms: rec.last_modified_ms,
+                    attrs: rec.attrs.clone(),
+                },
+            ))
+        })
+        .await
+    }
+}

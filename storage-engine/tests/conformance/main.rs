@@ -1,0 +1,9 @@
+//! Conformance suite for the storage engine over three temporary zone
+//! directories, with fault injection (deleted zones, corrupt and missing
+//! shards, crashes before the commit, full disks, failed zones).
+
+mod common;
+mod faults;
+mod listing;
+mod multipart;
+mod objects;

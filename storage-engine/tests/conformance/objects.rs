@@ -1,0 +1,191 @@
+//! Buckets, object round trips, ranges, overwrite, delete, conditions.
+
+use crate::common::*;
+use futures::StreamExt;
+use storage_engine::{CommitCondition, EngineError};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_lifecycle() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("zeta", b"z".to_vec()).await.expect("create");
+    e.create_bucket("alpha", b"a".to_vec()).await.expect("create");
+    assert!(matches!(e.create_bucket("alpha", vec![]).await, Err(EngineError::BucketAlreadyExists { .. })));
+    let names: Vec<String> = e.list_buckets().await.expect("list").into_iter().map(|b| b.name).collect();
+    assert_eq!(names, vec!["alpha", "zeta"]);
+    assert!(matches!(e.get_bucket("nope").await, Err(EngineError::NoSuchBucket { .. })));
+    e.set_bucket_attrs("alpha", b"new".to_vec()).await.expect("attrs");
+    assert_eq!(e.get_bucket("alpha").await.expect("get").attrs, b"new");
+    assert!(matches!(e.object_writer("nope", "k").await, Err(EngineError::NoSuchBucket { .. })));
+    assert!(matches!(e.head_object("nope", "k").await, Err(EngineError::NoSuchBucket { .. })));
+    assert!(matches!(e.head_object("alpha", "k").await, Err(EngineError::NoSuchKey { .. })));
+    assert!(matches!(e.delete_object("nope", "k").await, Err(EngineError::NoSuchBucket { .. })));
+
+    put(&e, "alpha", "k", b"v").await;
+    assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::BucketNotEmpty { .. })));
+    e.delete_object("alpha", "k").await.expect("delete");
+    let up = e.create_upload("alpha", "m", vec![]).await.expect("upload");
+    assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::BucketNotEmpty { .. })));
+    e.abort_upload("alpha", "m", &up.upload_id).await.expect("abort");
+    e.delete_bucket("alpha").await.expect("delete bucket");
+    assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::NoSuchBucket { .. })));
+    e.shutdown().await.expect("shutdown");
+    e.shutdown().await.expect("shutdown is idempotent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_size_round_trips() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    for (i, size) in interesting_sizes().into_iter().enumerate() {
+        let body = data(i as u64, size);
+        let key = format!("obj-{size}");
+        let info = put(&e, "b", &key, &body).await;
+        assert_eq!(info.size_bytes, size as u64);
+        let head = e.head_object("b", &key).await.expect("head");
+        assert_eq!(head, info);
+        assert_eq!(head.attrs, b"attrs");
+        assert_eq!(get(&e, "b", &key).await, body, "size {size}");
+    }
+    // Inline objects leave no shard files; erasure-coded ones have k+m each.
+    let ec = interesting_sizes().into_iter().filter(|s| *s >= INLINE).count();
+    assert_eq!(c.all_shard_files().len(), ec * 6);
+    // Default placement: two shards per zone.
+    for z in 0..3 {
+        assert_eq!(c.shard_files(z).len(), ec * 2);
+    }
+    e.shutdown().await.expect("shutdown");
+    drop(e);
+    // Everything survives a restart.
+    let e = c.open().await;
+    for (i, size) in interesting_sizes().into_iter().enumerate() {
+        assert_eq!(get(&e, "b", &format!("obj-{size}")).await, data(i as u64, size));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranged_reads_across_stripes() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let size = 5 * STRIPE + 123;
+    let body = data(7, size);
+    put(&e, "b", "big", &body).await;
+    let s = STRIPE as u64;
+    let n = size as u64;
+    for (a, b) in
+        [(0, 1), (s - 3, s + 3), (s, 2 * s), (100, n), (n - 1, n), (1000, 3 * s + 17), (0, n), (2 * s + 1, 2 * s + 2)]
+    {
+        let got = read_all(&e, "b", "big", Some((a, b))).await.expect("range");
+        assert_eq!(got, &body[a as usize..b as usize], "range {a}..{b}");
+    }
+    let small = data(8, 500);
+    put(&e, "b", "small", &small).await;
+    assert_eq!(read_all(&e, "b", "small", Some((10, 20))).await.expect("range"), &small[10..20]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrite_and_delete_free_data() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    put(&e, "b", "k", &data(1, 3 * STRIPE)).await;
+    put(&e, "b", "k", &data(2, 2 * STRIPE)).await;
+    assert_eq!(get(&e, "b", "k").await, data(2, 2 * STRIPE));
+    e.collect_orphans().await.expect("gc");
+    assert_eq!(c.all_shard_files().len(), 6, "old version freed after the overwrite");
+    put(&e, "b", "k", b"small now").await;
+    e.collect_orphans().await.expect("gc");
+    assert_eq!(c.all_shard_files().len(), 0);
+    let gone = e.delete_object("b", "k").await.expect("delete");
+    assert_eq!(gone.map(|i| i.size_bytes), Some(9));
+    assert_eq!(e.delete_object("b", "k").await.expect("delete again"), None);
+    assert!(matches!(e.head_object("b", "k").await, Err(EngineError::NoSuchKey { .. })));
+    assert!(matches!(read_all(&e, "b", "k", None).await, Err(EngineError::NoSuchKey { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrite_while_reader_open_reads_old_data() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let old = data(10, 6 * STRIPE + 5);
+    put(&e, "b", "k", &old).await;
+    let (info, mut reader) = e.read_object("b", "k", None).await.expect("open reader");
+    assert_eq!(info.size_bytes, old.len() as u64);
+    let first = reader.next().await.expect("piece").expect("ok");
+    // Overwrite, then delete, and run GC while the reader is open.
+    put(&e, "b", "k", &data(11, 2 * STRIPE)).await;
+    e.delete_object("b", "k").await.expect("delete");
+    e.collect_orphans().await.expect("gc");
+    let mut got = first.to_vec();
+    while let Some(p) = reader.next().await {
+        got.extend_from_slice(&p.expect("piece"));
+    }
+    assert_eq!(got, old);
+    assert_eq!(c.all_shard_files().len(), 6, "pinned data kept while the reader is open");
+    drop(reader);
+    e.collect_orphans().await.expect("gc");
+    assert_eq!(c.all_shard_files().len(), 0, "freed once the reader is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_conditions() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    try_put(&e, "b", "k", b"one", CommitCondition::IfAbsent).await.expect("absent");
+    assert!(matches!(
+        try_put(&e, "b", "k", b"two", CommitCondition::IfAbsent).await,
+        Err(EngineError::PreconditionFailed)
+    ));
+    let etag = e.head_object("b", "k").await.expect("head").etag;
+    assert!(matches!(
+        try_put(&e, "b", "k", b"two", CommitCondition::IfEtagMatches("\"other\"".into())).await,
+        Err(EngineError::PreconditionFailed)
+    ));
+    try_put(&e, "b", "k", b"three", CommitCondition::IfEtagMatches(etag)).await.expect("matches");
+    assert_eq!(get(&e, "b", "k").await, b"three");
+    assert!(matches!(
+        try_put(&e, "b", "new", &data(1, 2 * STRIPE), CommitCondition::IfEtagMatches("x".into())).await,
+        Err(EngineError::PreconditionFailed)
+    ));
+    // The refused erasure-coded write left nothing behind.
+    e.collect_orphans().await.expect("gc");
+    assert_eq!(c.all_shard_files().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_last_commit_wins_never_mixed() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let mut tasks = Vec::new();
+    for seed in 0..6u64 {
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move { put(&e, "b", "k", &data(100 + seed, 3 * STRIPE + 7)).await }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+    let got = get(&e, "b", "k").await;
+    assert!((0..6u64).any(|s| got == data(100 + s, 3 * STRIPE + 7)), "content is one whole version");
+    e.collect_orphans().await.expect("gc");
+    assert_eq!(c.all_shard_files().len(), 6);
+    assert_eq!(c.tmp_files(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_writer_leaves_nothing() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let mut w = e.object_writer("b", "k").await.expect("writer");
+    w.write(bytes::Bytes::from(data(1, 3 * STRIPE))).await.expect("write");
+    drop(w);
+    assert!(matches!(e.head_object("b", "k").await, Err(EngineError::NoSuchKey { .. })));
+    e.collect_orphans().await.expect("collect");
+    assert_eq!(c.tmp_files(), 0);
+    assert_eq!(c.all_shard_files().len(), 0);
+}
