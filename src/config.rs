@@ -1,0 +1,244 @@
+//! The only reader of command-line flags, environment and the TOML file.
+//!
+//! Precedence, highest first: flag, environment variable, TOML file, default.
+//! The result is validated into a typed [`Config`] shared as `Arc<Config>`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// Smallest size of a multipart part other than the last (AWS: 5 MiB).
+pub const MIN_PART_SIZE_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Largest object a single PUT may carry (AWS: 5 GiB).
+pub const MAX_PUT_SIZE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(name = "coffer", version, about = "Coffer: an S3-compatible object storage server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the S3 server.
+    Server(ServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "COFFER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (AZ directories az1, az2, az3 inside). Default ./coffer-data
+    #[arg(long, env = "COFFER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the S3 listener. Default 127.0.0.1:9000
+    #[arg(long, env = "COFFER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Address of the admin listener (health, later metrics). Default 127.0.0.1:9001
+    #[arg(long, env = "COFFER_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Region name used in signatures and bucket locations. Default us-east-1
+    #[arg(long, env = "COFFER_REGION")]
+    pub region: Option<String>,
+    /// Domain for virtual-hosted-style requests (BUCKET.DOMAIN). Path-style always works.
+    #[arg(long, env = "COFFER_DOMAIN")]
+    pub domain: Option<String>,
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `coffer=debug`.
+    #[arg(long, env = "COFFER_LOG", default_value = "info")]
+    pub log: String,
+    /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
+    #[arg(long, hide = true)]
+    pub test_min_part_size_bytes: Option<u64>,
+    /// Root access key id (normally from the environment).
+    #[arg(long, env = "COFFER_ROOT_ACCESS_KEY", hide = true)]
+    pub root_access_key: Option<String>,
+    /// Root secret key (normally from the environment; never printed).
+    #[arg(long, env = "COFFER_ROOT_SECRET_KEY", hide = true, hide_env_values = true)]
+    pub root_secret_key: Option<String>,
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        ServerArgs {
+            config: None,
+            data_dir: None,
+            listen: None,
+            admin_listen: None,
+            region: None,
+            domain: None,
+            log: "info".into(),
+            test_min_part_size_bytes: None,
+            root_access_key: None,
+            root_secret_key: None,
+        }
+    }
+}
+
+/// The TOML file's shape; every field optional, same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    region: Option<String>,
+    domain: Option<String>,
+    shutdown_grace_ms: Option<u64>,
+    body_idle_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+}
+
+/// Validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub region: String,
+    pub domain: Option<String>,
+    /// How long in-flight requests may run after SIGTERM.
+    pub shutdown_grace_ms: u64,
+    /// A request body that sends nothing for this long fails with RequestTimeout.
+    pub body_idle_timeout_ms: u64,
+    /// Time allowed to receive a request's headers.
+    pub header_read_timeout_ms: u64,
+    /// Minimum size of every part but the last (AWS: 5 MiB; lowered only by tests).
+    pub min_part_size_bytes: u64,
+    /// Root credentials given by the operator; generated and stored when absent.
+    pub root_credentials: Option<(String, SecretString)>,
+}
+
+/// A secret that never appears in `Debug` output.
+#[derive(Clone)]
+pub struct SecretString(pub String);
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for `{field}`: {message}")]
+    Invalid { field: &'static str, message: String },
+}
+
+impl Config {
+    pub fn from_args(args: &ServerArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let region = args.region.clone().or(file.region).unwrap_or_else(|| "us-east-1".to_string());
+        if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::Invalid {
+                field: "region",
+                message: format!("{region:?} is not a region name (letters, digits and '-')"),
+            });
+        }
+        let domain = args.domain.clone().or(file.domain).map(|d| d.trim_end_matches('.').to_ascii_lowercase());
+        if let Some(d) = &domain {
+            if d.is_empty() || d.contains(':') || d.contains('/') {
+                return Err(ConfigError::Invalid { field: "domain", message: format!("{d:?} is not a host name") });
+            }
+        }
+        let config = Config {
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data")),
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000))),
+            admin_listen: args
+                .admin_listen
+                .or(file.admin_listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9001))),
+            region,
+            domain,
+            shutdown_grace_ms: file.shutdown_grace_ms.unwrap_or(30_000),
+            body_idle_timeout_ms: file.body_idle_timeout_ms.unwrap_or(60_000),
+            header_read_timeout_ms: file.header_read_timeout_ms.unwrap_or(30_000),
+            min_part_size_bytes: args.test_min_part_size_bytes.unwrap_or(MIN_PART_SIZE_BYTES),
+            root_credentials: match (&args.root_access_key, &args.root_secret_key) {
+                (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        field: "COFFER_ROOT_ACCESS_KEY",
+                        message: "COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY must be set together".into(),
+                    })
+                }
+            },
+        };
+        if let Some((ak, sk)) = &config.root_credentials {
+            if ak.len() < 3 || ak.len() > 128 || !ak.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(ConfigError::Invalid {
+                    field: "COFFER_ROOT_ACCESS_KEY",
+                    message: "must be 3 to 128 letters and digits".into(),
+                });
+            }
+            if sk.0.len() < 8 {
+                return Err(ConfigError::Invalid {
+                    field: "COFFER_ROOT_SECRET_KEY",
+                    message: "must be at least 8 characters".into(),
+                });
+            }
+        }
+        if config.listen == config.admin_listen && config.listen.port() != 0 {
+            return Err(ConfigError::Invalid {
+                field: "admin_listen",
+                message: "must differ from listen".into(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::from_args(&ServerArgs::default()).expect("defaults are valid");
+        assert_eq!(config.data_dir, PathBuf::from("./coffer-data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.admin_listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(config.region, "us-east-1");
+        assert!(config.domain.is_none());
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(&path, "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\ndomain = \"S3.Example.com\"\n")
+            .expect("write");
+        let args = ServerArgs { config: Some(path), listen: Some("127.0.0.1:9200".parse().expect("addr")), ..Default::default() };
+        let config = Config::from_args(&args).expect("valid");
+        assert_eq!(config.region, "eu-west-1");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9200");
+        assert_eq!(config.domain.as_deref(), Some("s3.example.com"));
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(&path, "regoin = \"x\"\n").expect("write");
+        let err = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect_err("invalid");
+        assert!(err.to_string().contains("regoin"), "{err}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The server's own attributes of buckets and objects, stored by the engine
+//! as opaque bytes (JSON with a format version), and their mapping to and
+//! from HTTP headers.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::ChecksumAlgorithm;
+use crate::error::{ApiError, S3ErrorCode};
+
+/// Format version of the attribute blobs below.
+const ATTRS_VERSION: u8 = 1;
+
+/// User metadata may hold at most this many bytes (names + values), as AWS.
+pub const MAX_USER_METADATA_BYTES: usize = 2048;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketAttrs {
+    pub v: u8,
+    pub owner_id: String,
+    pub region: String,
+}
+
+impl BucketAttrs {
+    pub fn new(owner_id: String, region: String) -> Self {
+        BucketAttrs { v: ATTRS_VERSION, owner_id, region }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("invariant: bucket attrs serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, ApiError> {
+        serde_json::from_slice(bytes).map_err(ApiError::internal)
+    }
+}
+
+/// Content headers, user metadata and checksum of an object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectAttrs {
+    pub v: u8,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_class: Option<String>,
+    /// `x-amz-meta-*` names (lowercase, without the prefix) and values.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub user_metadata: Vec<(String, String)>,
+    /// The full-object checksum the client sent or asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// Storage classes AWS accepts on PUT; Coffer stores them all the same way.
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+fn header_str(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(s) => Ok(Some(s.to_string())),
+            // Non-ASCII header values are kept as their raw bytes interpreted as UTF-8 when possible.
+            Err(_) => String::from_utf8(v.as_bytes().to_vec())
+                .map(Some)
+                .map_err(|_| ApiError::invalid_argument(format!("Header {name} is not valid UTF-8"))),
+        },
+    }
+}
+
+impl ObjectAttrs {
+    /// Reads the content headers and user metadata of a PUT or a REPLACE copy.
+    pub fn from_request_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let mut attrs = ObjectAttrs {
+            v: ATTRS_VERSION,
+            content_type: header_str(headers, "content-type")?,
+            content_encoding: crate::body::stored_content_encoding(headers),
+            content_disposition: header_str(headers, "content-disposition")?,
+            content_language: header_str(headers, "content-language")?,
+            cache_control: header_str(headers, "cache-control")?,
+            expires: header_str(headers, "expires")?,
+            storage_class: None,
+            user_metadata: Vec::new(),
+            checksum: None,
+        };
+        if let Some(class) = header_str(headers, "x-amz-storage-class")? {
+            if !STORAGE_CLASSES.contains(&class.as_str()) {
+                return Err(ApiError::new(
+                    S3ErrorCode::InvalidStorageClass,
+                    "The storage class you specified is not valid",
+                ));
+            }
+            if class != "STANDARD" {
+                attrs.storage_class = Some(class);
+            }
+        }
+        let mut size = 0usize;
+        for (name, value) in headers {
+            if let Some(meta) = name.as_str().strip_prefix("x-amz-meta-") {
+                let value = String::from_utf8(value.as_bytes().to_vec())
+                    .map_err(|_| ApiError::invalid_argument("User metadata values must be UTF-8"))?;
+                size += meta.len() + value.len();
+                attrs.user_metadata.push((meta.to_string(), value));
+            }
+        }
+        if size > MAX_USER_METADATA_BYTES {
+            return Err(ApiError::new(
+                S3ErrorCode::MetadataTooLarge,
+                "Your metadata headers exceed the maximum allowed metadata size.",
+            )
+            .with_extra("Size", size.to_string())
+            .with_extra("MaxSizeAllowed", MAX_USER_METADATA_BYTES.to_string()));
+        }
+        if let Some(acl) = header_str(headers, "x-amz-acl")? {
+            if acl != "private" && acl != "bucket-owner-full-control" {
+                return Err(ApiError::not_implemented(&format!("The canned ACL {acl}")));
+            }
+        }
+        Ok(attrs)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("invariant: object attrs serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, ApiError> {
+        if bytes.is_empty() {
+            return Ok(ObjectAttrs { v: ATTRS_VERSION, ..Default::default() });
+        }
+        serde_json::from_slice(bytes).map_err(ApiError::internal)
+    }
+
+    /// Writes the stored content headers and user metadata into a GET/HEAD response.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let mut put = |name: &'static str, value: &Option<String>| {
+            if let Some(v) = value {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    headers.insert(name, v);
+                }
+            }
+        };
+        put("content-type", &self.content_type.clone().or_else(|| Some("binary/octet-stream".into())));
+        put("content-encoding", &self.content_encoding);
+        put("content-disposition", &self.content_disposition);
+        put("content-language", &self.content_language);
+        put("cache-control", &self.cache_control);
+        put("expires", &self.expires);
+        put("x-amz-storage-class", &self.storage_class);
+        for (name, value) in &self.user_metadata {
+            let Ok(name) = HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()) else { continue };
+            match HeaderValue::from_str(value) {
+                Ok(v) => {
+                    headers.append(name, v);
+                }
+                Err(_) => {
+                    // Non-ASCII values go out as raw UTF-8 bytes, like AWS.
+                    if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
+                        headers.append(name, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "text/plain".parse().expect("v"));
+        h.insert("x-amz-meta-color", "blue".parse().expect("v"));
+        h.insert("x-amz-storage-class", "STANDARD".parse().expect("v"));
+        h.insert("content-encoding", "aws-chunked,gzip".parse().expect("v"));
+        let attrs = ObjectAttrs::from_request_headers(&h).expect("valid");
+        assert_eq!(attrs.user_metadata, vec![("color".to_string(), "blue".to_string())]);
+        assert_eq!(attrs.storage_class, None);
+        assert_eq!(attrs.content_encoding.as_deref(), Some("gzip"));
+        let back = ObjectAttrs::decode(&attrs.encode()).expect("decodes");
+        assert_eq!(back, attrs);
+        let mut out = HeaderMap::new();
+        back.write_headers(&mut out);
+        assert_eq!(out.get("x-amz-meta-color").expect("meta"), "blue");
+        assert_eq!(out.get("content-type").expect("ct"), "text/plain");
+    }
+
+    #[test]
+    fn metadata_limit_and_storage_class() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-meta-big", "x".repeat(2100).parse().expect("v"));
+        assert_eq!(ObjectAttrs::from_request_headers(&h).expect_err("too big").code, S3ErrorCode::MetadataTooLarge);
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-storage-class", "CHEAP".parse().expect("v"));
+        assert_eq!(ObjectAttrs::from_request_headers(&h).expect_err("bad").code, S3ErrorCode::InvalidStorageClass);
+    }
+}

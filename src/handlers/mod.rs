@@ -1,0 +1,114 @@
+//! S3 operation handlers, one `handle_<op>` each, grouped by concept.
+
+mod attrs;
+mod bucket;
+mod conditions;
+mod copy;
+mod delete_objects;
+mod list;
+mod multipart;
+mod multipart_checksum;
+mod object;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::Response;
+use hyper::body::Incoming;
+
+use crate::auth::PayloadMode;
+use crate::body::{verified_body, BodySummary, VerifiedBody};
+use crate::error::{ApiError, S3ErrorCode};
+use crate::response::Body;
+use crate::router::{Endpoint, Route};
+use crate::server::AppState;
+
+pub use attrs::{BucketAttrs, ObjectAttrs};
+
+/// Everything a handler needs to know about the request, borrowed.
+pub struct RequestContext<'a> {
+    pub state: &'a AppState,
+    pub parts: &'a http::request::Parts,
+    pub query: &'a [(String, String)],
+    pub route: Route,
+    pub payload: PayloadMode,
+}
+
+impl RequestContext<'_> {
+    pub fn bucket(&self) -> &str {
+        self.route.bucket.as_deref().unwrap_or_default()
+    }
+
+    pub fn key(&self) -> &str {
+        self.route.key.as_deref().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The request body, verified against the signature and checksums while it streams.
+    pub fn body(&self, body: Incoming, max_size_bytes: u64) -> Result<VerifiedBody, ApiError> {
+        verified_body(
+            body,
+            &self.parts.headers,
+            self.payload.clone(),
+            max_size_bytes,
+            Duration::from_millis(self.state.config.body_idle_timeout_ms),
+        )
+    }
+
+    /// Reads a small request body (an XML document) whole, verified.
+    pub async fn small_body(&self, body: Incoming, max_size_bytes: u64) -> Result<(Bytes, BodySummary), ApiError> {
+        let mut stream = self.body(body, max_size_bytes)?;
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            buf.extend_from_slice(&chunk?);
+        }
+        let summary = stream
+            .summary()
+            .ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
+        Ok((buf.freeze(), summary))
+    }
+}
+
+/// Calls the handler of the routed operation.
+pub async fn handle(ctx: RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    match ctx.route.endpoint {
+        Endpoint::ListBuckets => bucket::handle_list_buckets(&ctx).await,
+        Endpoint::CreateBucket => bucket::handle_create_bucket(&ctx, body).await,
+        Endpoint::HeadBucket => bucket::handle_head_bucket(&ctx).await,
+        Endpoint::DeleteBucket => bucket::handle_delete_bucket(&ctx).await,
+        Endpoint::GetBucketLocation => bucket::handle_get_bucket_location(&ctx).await,
+        Endpoint::GetBucketVersioning => bucket::handle_get_bucket_versioning(&ctx).await,
+        Endpoint::ListObjects => list::handle_list_objects(&ctx, false).await,
+        Endpoint::ListObjectsV2 => list::handle_list_objects(&ctx, true).await,
+        Endpoint::DeleteObjects => delete_objects::handle_delete_objects(&ctx, body).await,
+        Endpoint::PutObject => object::handle_put_object(&ctx, body).await,
+        Endpoint::GetObject => object::handle_get_object(&ctx, false).await,
+        Endpoint::HeadObject => object::handle_get_object(&ctx, true).await,
+        Endpoint::DeleteObject => object::handle_delete_object(&ctx).await,
+        Endpoint::CopyObject => copy::handle_copy_object(&ctx).await,
+        Endpoint::ListMultipartUploads => multipart::handle_list_multipart_uploads(&ctx).await,
+        Endpoint::CreateMultipartUpload => multipart::handle_create_multipart_upload(&ctx).await,
+        Endpoint::UploadPart => multipart::handle_upload_part(&ctx, body).await,
+        Endpoint::UploadPartCopy => multipart::handle_upload_part_copy(&ctx).await,
+        Endpoint::CompleteMultipartUpload => multipart::handle_complete_multipart_upload(&ctx, body).await,
+        Endpoint::AbortMultipartUpload => multipart::handle_abort_multipart_upload(&ctx).await,
+        Endpoint::ListParts => multipart::handle_list_parts(&ctx).await,
+        Endpoint::Unsupported(_) => Err(ApiError::not_implemented(ctx.route.endpoint.name())),
+    }
+}
+
+/// Checks the key length limit (1024 bytes of UTF-8).
+pub fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.len() > 1024 {
+        return Err(ApiError::new(S3ErrorCode::KeyTooLongError, "Your key is too long").with_extra("MaxSizeAllowed", "1024"));
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! PutObject, GetObject, HeadObject, DeleteObject.
+
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use storage_engine::{CommitCondition, ObjectInfo};
+
+use super::attrs::ObjectAttrs;
+use super::conditions::{self, Precondition};
+use super::{check_key, RequestContext};
+use crate::body::BodySummary;
+use crate::config::MAX_PUT_SIZE_BYTES;
+use crate::error::{ApiError, S3ErrorCode};
+use crate::response::{self, Body, BoxError};
+
+/// Quoted hex MD5, the ETag of a single-part object.
+pub fn md5_etag(md5: &[u8; 16]) -> String {
+    format!("\"{}\"", hex::encode(md5))
+}
+
+/// Requires a declared length, as AWS does for PUT.
+fn require_content_length(headers: &HeaderMap) -> Result<(), ApiError> {
+    if headers.contains_key(http::header::CONTENT_LENGTH) || headers.contains_key("x-amz-decoded-content-length") {
+        return Ok(());
+    }
+    Err(ApiError::new(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."))
+}
+
+/// The commit condition of a conditional PUT (`If-None-Match: *`, `If-Match`).
+fn put_condition(ctx: &RequestContext<'_>) -> Result<CommitCondition, ApiError> {
+    match (ctx.header("if-none-match"), ctx.header("if-match")) {
+        (Some(_), Some(_)) => Err(ApiError::not_implemented("Combining If-Match and If-None-Match on PUT")),
+        (Some("*"), None) => Ok(CommitCondition::IfAbsent),
+        (Some(_), None) => Err(ApiError::not_implemented("If-None-Match with a value other than * on PUT")),
+        (None, Some(etag)) => Ok(CommitCondition::IfEtagMatches(format!("\"{}\"", etag.trim().trim_matches('"')))),
+        (None, None) => Ok(CommitCondition::None),
+    }
+}
+
+/// Fails early (before the body is read) when a conditional PUT cannot succeed.
+/// The condition is checked again atomically at commit.
+async fn precheck_condition(ctx: &RequestContext<'_>, cond: &CommitCondition) -> Result<(), ApiError> {
+    let failed = || {
+        ApiError::new(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+    };
+    match cond {
+        CommitCondition::None => Ok(()),
+        CommitCondition::IfAbsent => match ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await {
+            Ok(_) => Err(failed()),
+            Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        CommitCondition::IfEtagMatches(etag) => match ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await {
+            Ok(info) if &info.etag == etag => Ok(()),
+            Ok(_) => Err(failed()),
+            Err(storage_engine::EngineError::NoSuchKey { .. }) => {
+                Err(ApiError::new(S3ErrorCode::NoSuchKey, "The specified key does not exist."))
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Adds `x-amz-checksum-<alg>` for a checksum that was verified or computed.
+pub fn checksum_header(headers: &mut HeaderMap, summary: &BodySummary) {
+    if let Some((alg, value)) = &summary.checksum {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(alg.header_name(), v);
+        }
+    }
+}
+
+pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    check_key(ctx.key())?;
+    require_content_length(&ctx.parts.headers)?;
+    let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
+    let cond = put_condition(ctx)?;
+    // The bucket must exist before any data is read.
+    ctx.state.engine.get_bucket(ctx.bucket()).await?;
+    precheck_condition(ctx, &cond).await?;
+
+    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
+    let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    while let Some(chunk) = stream.next().await {
+        writer.write(chunk?).await?;
+    }
+    let summary = stream
+        .summary()
+        .ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
+    attrs.checksum = summary.checksum.clone();
+    let etag = md5_etag(&summary.md5);
+    let info = writer.commit(etag.clone(), attrs.encode(), cond).await?;
+
+    let mut response = Response::new(response::empty());
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&info.etag) {
+        headers.insert(http::header::ETAG, v);
+    }
+    checksum_header(headers, &summary);
+    Ok(response)
+}
+
+/// Headers common to GET and HEAD of an object.
+fn object_headers(headers: &mut HeaderMap, info: &ObjectInfo, attrs: &ObjectAttrs) {
+    attrs.write_headers(headers);
+    if let Ok(v) = HeaderValue::from_str(&info.etag) {
+        headers.insert(http::header::ETAG, v);
+    }
+    let modified = conditions::modified_seconds(info.last_modified_ms);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    headers.insert(http::header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+/// `response-*` query parameters override the stored content headers.
+fn apply_response_overrides(ctx: &RequestContext<'_>, headers: &mut HeaderMap) -> Result<(), ApiError> {
+    const OVERRIDES: [(&str, &str); 6] = [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ];
+    for (param, header) in OVERRIDES {
+        if let Some(value) = ctx.query_param(param) {
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| ApiError::invalid_argument(format!("Invalid value for {param}")))?;
+            headers.insert(header, v);
+        }
+    }
+    Ok(())
+}
+
+/// The byte range of part `n` of an object assembled from parts.
+fn part_range(info: &ObjectInfo, part_number: u32) -> Result<(u64, u64), ApiError> {
+    let sizes: Vec<u64> = if info.part_sizes.is_empty() { vec![info.size_bytes] } else { info.part_sizes.clone() };
+    let index = usize::try_from(part_number).unwrap_or(usize::MAX);
+    if part_number == 0 || index > sizes.len() {
+        return Err(ApiError::new(S3ErrorCode::InvalidPart, "The requested partnumber is not satisfiable")
+            .with_extra("PartNumberRequested", part_number.to_string())
+            .with_extra("ActualPartCount", sizes.len().to_string()));
+    }
+    let start: u64 = sizes[..index - 1].iter().sum();
+    Ok((start, start + sizes[index - 1]))
+}
+
+pub async fn handle_get_object(ctx: &RequestContext<'_>, head: bool) -> Result<Response<Body>, ApiError> {
+    // An overwrite between reading the head and opening the data makes the
+    // headers stale; start again with the new version.
+    for _ in 0..3 {
+        if let Some(response) = get_object_once(ctx, head).await? {
+            return Ok(response);
+        }
+    }
+    Err(ApiError::new(S3ErrorCode::SlowDown, "The object is being overwritten too often to be read; retry."))
+}
+
+async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<Response<Body>>, ApiError> {
+    let engine = &ctx.state.engine;
+    let part_number = match ctx.query_param("partNumber") {
+        None => None,
+        Some(v) => Some(v.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+            ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
+        })?),
+    };
+    if part_number.is_some() && ctx.header("range").is_some() {
+        return Err(ApiError::invalid_request("Cannot specify both Range header and partNumber query parameter"));
+    }
+    let info = engine.head_object(ctx.bucket(), ctx.key()).await?;
+    match conditions::evaluate(
+        conditions::header_getter(&ctx.parts.headers),
+        conditions::READ_CONDITIONS,
+        &info.etag,
+        info.last_modified_ms,
+    ) {
+        Precondition::Proceed => {}
+        Precondition::Failed => {
+            return Err(ApiError::new(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            )
+            .with_extra("Condition", "If-Match"))
+        }
+        Precondition::NotModified => {
+            let mut response = Response::new(response::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            if let Ok(v) = HeaderValue::from_str(&info.etag) {
+                response.headers_mut().insert(http::header::ETAG, v);
+            }
+            let modified = conditions::modified_seconds(info.last_modified_ms);
+            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+                response.headers_mut().insert(http::header::LAST_MODIFIED, v);
+            }
+            return Ok(Some(response));
+        }
+    }
+    let range = match part_number {
+        Some(n) => Some(part_range(&info, n)?),
+        None => conditions::parse_range(ctx.header("range"), info.size_bytes)?,
+    };
+    let attrs = ObjectAttrs::decode(&info.attrs)?;
+    let mut response = Response::new(response::empty());
+    let headers = response.headers_mut();
+    object_headers(headers, &info, &attrs);
+    apply_response_overrides(ctx, headers)?;
+    if part_number.is_some() {
+        headers.insert("x-amz-mp-parts-count", HeaderValue::from(info.part_sizes.len().max(1)));
+    }
+    // A full-object checksum is never returned for a part of the object.
+    let whole = range.is_none();
+    if whole && ctx.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED")) {
+        if let Some((alg, value)) = &attrs.checksum {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(alg.header_name(), v);
+                headers.insert("x-amz-checksum-type", HeaderValue::from_static("FULL_OBJECT"));
+            }
+        }
+    }
+    let (start, end) = range.unwrap_or((0, info.size_bytes));
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    if range.is_some() && (ctx.header("range").is_some() || part_number.is_some()) {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", start, end.saturating_sub(1), info.size_bytes)) {
+            headers.insert(http::header::CONTENT_RANGE, v);
+        }
+        if end > start || info.size_bytes > 0 {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
+    }
+    if head || end == start {
+        return Ok(Some(response));
+    }
+    let (read_info, reader) = engine.read_object(ctx.bucket(), ctx.key(), Some((start, end))).await?;
+    if read_info.etag != info.etag || read_info.last_modified_ms != info.last_modified_ms {
+        return Ok(None);
+    }
+    let frames = reader.map_ok(Frame::data).map_err(|e| -> BoxError {
+        tracing::error!(error = %e, "object read failed mid-stream");
+        Box::new(e)
+    });
+    let (parts, _) = response.into_parts();
+    Ok(Some(Response::from_parts(parts, StreamBody::new(frames).boxed_unsync())))
+}
+
+pub async fn handle_delete_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
+    check_key(ctx.key())?;
+    ctx.state.engine.delete_object(ctx.bucket(), ctx.key()).await?;
+    let mut response = Response::new(response::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}

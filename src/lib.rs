@@ -1,0 +1,24 @@
+//! Coffer: an S3-compatible object storage server.
+//!
+//! This crate owns the HTTP layer: configuration, the accept loop, routing,
+//! SigV4 authentication, request-body verification, the S3 handlers, XML and
+//! the mapping of every failure to an S3 error. Storage is delegated to
+//! `storage_engine`, which knows nothing of HTTP or S3 wire types.
+//!
+//! The request path, one module a step: `server` (accept loop, request id,
+//! span, timeouts) → `router` (operation, bucket, key) → `auth`
+//! (SigV4 header, presigned query, or anonymous) → `handlers` (one
+//! `handle_<op>` each; bodies streamed through `body`'s verifier) →
+//! `response` (XML, and the one place that writes `<Error>`).
+
+pub mod auth;
+pub mod body;
+pub mod checksum;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod handlers;
+pub mod response;
+pub mod router;
+pub mod server;
+pub mod xml;

@@ -1,0 +1,58 @@
+//! The `coffer` command: `coffer server` runs the S3 server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use coffer::config::{Cli, Command, Config};
+use coffer::credentials::{Credentials, Loaded, ROOT_CREDENTIALS_FILE};
+use storage_engine::{Engine, EngineConfig};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => {
+            let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            let config = match Config::from_args(&args) {
+                Ok(c) => Arc::new(c),
+                Err(err) => {
+                    eprintln!("coffer: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("coffer: cannot start the runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("coffer: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Arc<Config>) -> Result<(), String> {
+    let credentials = match Credentials::load(&config).map_err(|e| format!("root credentials: {e}"))? {
+        Loaded::FromConfig(c) | Loaded::FromFile(c) => c,
+        Loaded::Generated(c) => {
+            println!("coffer: generated root credentials (stored in {}):", config.data_dir.join(ROOT_CREDENTIALS_FILE).display());
+            println!("coffer:   access key id:     {}", c.root_access_key_id());
+            println!("coffer:   secret access key: {}", c.root_secret_for_display());
+            c
+        }
+    };
+    let engine = Engine::open(EngineConfig::new(&config.data_dir))
+        .await
+        .map_err(|e| format!("cannot open the storage engine in {}: {e}", config.data_dir.display()))?;
+    coffer::server::run(config, engine, credentials).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,237 @@
+//! Accept loops for the S3 and admin listeners, per-request spans and
+//! request ids, timeouts, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::auth::{self, Principal};
+use crate::config::Config;
+use crate::credentials::Credentials;
+use crate::error::ApiError;
+use crate::handlers::{self, RequestContext};
+use crate::response::{self, Body};
+use crate::router::{parse_query, Route};
+use storage_engine::Engine;
+
+/// The canonical user that owns everything while Coffer has one account.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub engine: Engine,
+    pub credentials: Credentials,
+    pub owner: Owner,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, engine: Engine, credentials: Credentials) -> Self {
+        use sha2::Digest;
+        let id = hex::encode(sha2::Sha256::digest(b"coffer-account:root"));
+        AppState {
+            config,
+            engine,
+            credentials,
+            owner: Owner { id, display_name: "root".into() },
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+}
+
+fn new_request_id() -> String {
+    use rand::Rng;
+    let value: u64 = rand::rng().random();
+    format!("{value:016X}")
+}
+
+/// Serves one S3 request: route, authenticate, dispatch, and turn any error
+/// into the S3 error document. Never fails at the hyper level.
+pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let request_id = new_request_id();
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
+    async move {
+        let head = req.method() == Method::HEAD;
+        let resource = req.uri().path().to_string();
+        let started = std::time::Instant::now();
+        let (op, result) = dispatch(&state, req).await;
+        let mut response = match result {
+            Ok(response) => response,
+            Err(err) => {
+                if err.status().is_server_error() {
+                    tracing::error!(op, error = %err, "request failed");
+                } else {
+                    tracing::debug!(op, code = err.code.as_str(), message = %err.message, "request rejected");
+                }
+                response::error_response(&err, &resource, &request_id, head)
+            }
+        };
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amz-request-id", value.clone());
+            headers.insert("x-amz-id-2", value);
+        }
+        headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        tracing::info!(op, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done");
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Result<Response<Body>, ApiError>) {
+    let (parts, body) = req.into_parts();
+    let query = parse_query(parts.uri.query());
+    let route = match Route::resolve(&parts.method, parts.uri.path(), &query, &parts.headers, state.config.domain.as_deref()) {
+        Ok(route) => route,
+        Err(err) => return ("Unknown", Err(err)),
+    };
+    let op = route.endpoint.name();
+    let authenticated = match auth::authenticate(&parts, &state.credentials, &state.config.region, SystemTime::now()) {
+        Ok(a) => a,
+        Err(err) => return (op, Err(err)),
+    };
+    // Until bucket policies and ACLs land, only signed requests by a known key are allowed.
+    if authenticated.principal == Principal::Anonymous {
+        return (op, Err(ApiError::access_denied()));
+    }
+    let ctx = RequestContext { state, parts: &parts, query: &query, route, payload: authenticated.payload };
+    (op, handlers::handle(ctx, body).await)
+}
+
+/// Serves the admin listener: health now, metrics and admin calls later.
+async fn serve_admin(state: Arc<AppState>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let (status, text) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health/live") => (StatusCode::OK, "live\n"),
+        (&Method::GET, "/health/ready") if state.ready.load(Ordering::SeqCst) => (StatusCode::OK, "ready\n"),
+        (&Method::GET, "/health/ready") => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+        _ => (StatusCode::NOT_FOUND, "not found\n"),
+    };
+    let mut response = Response::new(response::full(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
+}
+
+/// Which service a listener runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Listener {
+    S3,
+    Admin,
+}
+
+/// Accepts connections until `shutdown` resolves, then waits (bounded) for
+/// in-flight connections to finish.
+pub async fn run_listener(
+    listener: TcpListener,
+    kind: Listener,
+    state: Arc<AppState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true).max_buf_size(64 * 1024);
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move {
+                        match kind {
+                            Listener::S3 => serve_s3(state, req).await,
+                            Listener::Admin => serve_admin(state, req).await,
+                        }
+                    }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(%peer, error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let grace = Duration::from_millis(state.config.shutdown_grace_ms);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?kind, "in-flight requests did not finish within the shutdown grace period");
+    }
+}
+
+/// Binds both listeners, prints their addresses, serves until SIGTERM/SIGINT,
+/// then shuts down gracefully and flushes the engine.
+pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<()> {
+    let s3 = TcpListener::bind(config.listen).await?;
+    let admin = TcpListener::bind(config.admin_listen).await?;
+    let s3_addr: SocketAddr = s3.local_addr()?;
+    let admin_addr: SocketAddr = admin.local_addr()?;
+    let state = Arc::new(AppState::new(config, engine.clone(), credentials));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let s3_task = tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone()));
+    let admin_task = tokio::spawn(run_listener(admin, Listener::Admin, state.clone(), rx));
+    state.set_ready(true);
+    println!("coffer: S3 API listening on http://{s3_addr}");
+    println!("coffer: admin listening on http://{admin_addr}");
+    tracing::info!(%s3_addr, %admin_addr, "serving");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    state.set_ready(false);
+    let _ = tx.send(true);
+    let _ = s3_task.await;
+    let _ = admin_task.await;
+    if let Err(err) = engine.shutdown().await {
+        tracing::error!(error = %err, "engine shutdown failed");
+        return Err(std::io::Error::other(err.to_string()));
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot install SIGTERM handler");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
