@@ -127,6 +127,20 @@ where
         None => None,
     };
 
+    let aws_chunked = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"));
+    if aws_chunked && !matches!(payload, PayloadMode::Streaming(_)) {
+        // The framing would otherwise be stored as object data.
+        return Err(ApiError::new(
+            S3ErrorCode::InvalidRequest,
+            "Content-Encoding aws-chunked requires x-amz-content-sha256 to be STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD or STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER.",
+        ));
+    }
+
     let mut decoder = None;
     let mut declared_decoded_length = None;
     let mut sha256 = None;
@@ -205,7 +219,10 @@ fn checksum_plan(headers: &http::HeaderMap, trailer_allowed: bool) -> Result<Opt
             return Err(single_checksum_error());
         }
         let invalid = || {
-            ApiError::new(S3ErrorCode::InvalidRequest, format!("Value for {} header is invalid.", algorithm.header_name()))
+            ApiError::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Value for {} header is invalid.", algorithm.header_name()),
+            )
         };
         let raw = value.to_str().ok().and_then(|v| algorithm.decode_value(v)).ok_or_else(invalid)?;
         if from_header.as_ref().is_some_and(|(_, prev)| *prev != raw) {
@@ -333,9 +350,12 @@ impl VerifiedBody {
         let md5: [u8; 16] = std::mem::replace(&mut self.md5, Md5::new()).finalize().into();
         if let Some((expected, sent)) = &self.content_md5 {
             if *expected != md5 {
-                return Err(ApiError::new(S3ErrorCode::BadDigest, "The Content-MD5 you specified did not match what we received.")
-                    .with_extra("ExpectedDigest", sent.clone())
-                    .with_extra("CalculatedDigest", base64::engine::general_purpose::STANDARD.encode(md5)));
+                return Err(ApiError::new(
+                    S3ErrorCode::BadDigest,
+                    "The Content-MD5 you specified did not match what we received.",
+                )
+                .with_extra("ExpectedDigest", sent.clone())
+                .with_extra("CalculatedDigest", base64::engine::general_purpose::STANDARD.encode(md5)));
             }
         }
         let checksum = match self.checksum.take() {
@@ -353,7 +373,10 @@ impl VerifiedBody {
                             )
                         })?;
                         Some(algorithm.decode_value(value).ok_or_else(|| {
-                            ApiError::new(S3ErrorCode::InvalidRequest, format!("Value for {name} trailing header is invalid."))
+                            ApiError::new(
+                                S3ErrorCode::InvalidRequest,
+                                format!("Value for {name} trailing header is invalid."),
+                            )
                         })?)
                     }
                     Expected::Compute => None,
@@ -421,7 +444,8 @@ impl futures::Stream for VerifiedBody {
                 }
                 Poll::Ready(Some(Err(err))) => {
                     tracing::debug!(error = %err, received_bytes = this.raw_bytes, "request body ended with an error");
-                    return this.fail(ApiError::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly"));
+                    return this
+                        .fail(ApiError::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly"));
                 }
                 Poll::Ready(None) => {
                     return match this.complete() {

@@ -191,10 +191,7 @@ impl Config {
             }
         }
         if config.listen == config.admin_listen && config.listen.port() != 0 {
-            return Err(ConfigError::Invalid {
-                field: "admin_listen",
-                message: "must differ from listen".into(),
-            });
+            return Err(ConfigError::Invalid { field: "admin_listen", message: "must differ from listen".into() });
         }
         Ok(config)
     }
@@ -226,7 +223,11 @@ mod tests {
         let path = dir.path().join("coffer.toml");
         std::fs::write(&path, "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\ndomain = \"S3.Example.com\"\n")
             .expect("write");
-        let args = ServerArgs { config: Some(path), listen: Some("127.0.0.1:9200".parse().expect("addr")), ..Default::default() };
+        let args = ServerArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:9200".parse().expect("addr")),
+            ..Default::default()
+        };
         let config = Config::from_args(&args).expect("valid");
         assert_eq!(config.region, "eu-west-1");
         assert_eq!(config.listen.to_string(), "127.0.0.1:9200");

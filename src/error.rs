@@ -57,6 +57,7 @@ pub enum S3ErrorCode {
     InvalidEncryptionAlgorithmError,
     UnexpectedContent,
     InvalidLocationConstraint,
+    InvalidPartNumber,
 }
 
 impl S3ErrorCode {
@@ -109,6 +110,7 @@ impl S3ErrorCode {
             InvalidEncryptionAlgorithmError => S::BAD_REQUEST,
             UnexpectedContent => S::BAD_REQUEST,
             InvalidLocationConstraint => S::BAD_REQUEST,
+            InvalidPartNumber => S::RANGE_NOT_SATISFIABLE,
         }
     }
 
@@ -160,6 +162,7 @@ impl S3ErrorCode {
             InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
             UnexpectedContent => "UnexpectedContent",
             InvalidLocationConstraint => "InvalidLocationConstraint",
+            InvalidPartNumber => "InvalidPartNumber",
         }
     }
 }
@@ -249,20 +252,25 @@ impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         use S3ErrorCode as C;
         match err {
-            EngineError::NoSuchBucket { .. } => {
-                ApiError::new(C::NoSuchBucket, "The specified bucket does not exist")
+            EngineError::NoSuchBucket { bucket } => {
+                ApiError::new(C::NoSuchBucket, "The specified bucket does not exist").with_extra("BucketName", bucket)
             }
-            EngineError::NoSuchKey { .. } => ApiError::new(C::NoSuchKey, "The specified key does not exist."),
-            EngineError::NoSuchUpload { .. } => ApiError::new(
+            EngineError::NoSuchKey { key, .. } => {
+                ApiError::new(C::NoSuchKey, "The specified key does not exist.").with_extra("Key", key)
+            }
+            EngineError::NoSuchUpload { upload_id } => ApiError::new(
                 C::NoSuchUpload,
                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-            ),
-            EngineError::BucketAlreadyExists { .. } => ApiError::new(
+            )
+            .with_extra("UploadId", upload_id),
+            EngineError::BucketAlreadyExists { bucket } => ApiError::new(
                 C::BucketAlreadyOwnedByYou,
                 "Your previous request to create the named bucket succeeded and you already own it.",
-            ),
-            EngineError::BucketNotEmpty { .. } => {
+            )
+            .with_extra("BucketName", bucket),
+            EngineError::BucketNotEmpty { bucket } => {
                 ApiError::new(C::BucketNotEmpty, "The bucket you tried to delete is not empty")
+                    .with_extra("BucketName", bucket)
             }
             EngineError::PreconditionFailed => ApiError::new(
                 C::PreconditionFailed,

@@ -45,7 +45,10 @@ async fn serve(config: Arc<Config>) -> Result<(), String> {
     let credentials = match Credentials::load(&config).map_err(|e| format!("root credentials: {e}"))? {
         Loaded::FromConfig(c) | Loaded::FromFile(c) => c,
         Loaded::Generated(c) => {
-            println!("coffer: generated root credentials (stored in {}):", config.data_dir.join(ROOT_CREDENTIALS_FILE).display());
+            println!(
+                "coffer: generated root credentials (stored in {}):",
+                config.data_dir.join(ROOT_CREDENTIALS_FILE).display()
+            );
             println!("coffer:   access key id:     {}", c.root_access_key_id());
             println!("coffer:   secret access key: {}", c.root_secret_for_display());
             c

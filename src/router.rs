@@ -335,7 +335,8 @@ mod tests {
         assert_eq!(r.bucket.as_deref(), Some("my-bucket"));
         assert_eq!(r.key.as_deref(), Some("photos/cat.jpg"));
         assert_eq!(r.endpoint, Endpoint::GetObject);
-        let r = route(Method::GET, "/?list-type=2", "My-Bucket.S3.Example.com", Some("s3.example.com")).expect("routes");
+        let r =
+            route(Method::GET, "/?list-type=2", "My-Bucket.S3.Example.com", Some("s3.example.com")).expect("routes");
         assert_eq!(r.bucket.as_deref(), Some("my-bucket"));
         assert_eq!(r.endpoint, Endpoint::ListObjectsV2);
         // The bare domain is path-style.

@@ -91,7 +91,12 @@ pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Re
             headers.insert("x-amz-id-2", value);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
-        tracing::info!(op, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done");
+        tracing::info!(
+            op,
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "done"
+        );
         Ok(response)
     }
     .instrument(span)
@@ -101,10 +106,11 @@ pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Re
 async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
     let query = parse_query(parts.uri.query());
-    let route = match Route::resolve(&parts.method, parts.uri.path(), &query, &parts.headers, state.config.domain.as_deref()) {
-        Ok(route) => route,
-        Err(err) => return ("Unknown", Err(err)),
-    };
+    let route =
+        match Route::resolve(&parts.method, parts.uri.path(), &query, &parts.headers, state.config.domain.as_deref()) {
+            Ok(route) => route,
+            Err(err) => return ("Unknown", Err(err)),
+        };
     let op = route.endpoint.name();
     let authenticated = match auth::authenticate(&parts, &state.credentials, &state.config.region, SystemTime::now()) {
         Ok(a) => a,

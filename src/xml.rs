@@ -89,10 +89,72 @@ impl XmlWriter {
     }
 }
 
+/// A request document type and the name its root element must have.
+pub trait RequestDocument: for<'de> Deserialize<'de> {
+    const ROOT: &'static str;
+}
+
+/// Checks that `text` is one well-formed element named `root` (namespace
+/// prefixes ignored), with every start tag closed.
+fn check_document(text: &str, root: &str) -> bool {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut seen_root = false;
+    loop {
+        match reader.read_event() {
+            Err(_) => return false,
+            Ok(Event::Eof) => return seen_root && depth == 0,
+            Ok(Event::Start(e)) => {
+                if depth == 0 {
+                    if seen_root || e.local_name().as_ref() != root {
+                        return false;
+                    }
+                    seen_root = true;
+                }
+                depth += 1;
+            }
+            Ok(Event::Empty(e)) => {
+                if depth == 0 {
+                    if seen_root || e.local_name().as_ref() != root {
+                        return false;
+                    }
+                    seen_root = true;
+                }
+            }
+            Ok(Event::End(_)) => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            Ok(Event::Text(t)) if depth == 0 => {
+                if !AsRef::<str>::as_ref(&t).trim().is_empty() {
+                    return false;
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Parses a request body into `T`, mapping any failure to `MalformedXML`.
-pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub fn parse<T: RequestDocument>(body: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(body).map_err(|_| ApiError::malformed_xml())?;
+    if !check_document(text, T::ROOT) {
+        return Err(ApiError::malformed_xml());
+    }
     quick_xml::de::from_str(text).map_err(|_| ApiError::malformed_xml())
+}
+
+impl RequestDocument for CreateBucketConfiguration {
+    const ROOT: &'static str = "CreateBucketConfiguration";
+}
+
+impl RequestDocument for Delete {
+    const ROOT: &'static str = "Delete";
+}
+
+impl RequestDocument for CompleteMultipartUpload {
+    const ROOT: &'static str = "CompleteMultipartUpload";
 }
 
 /// `<CreateBucketConfiguration>`.
@@ -204,7 +266,15 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        for body in [&b"not xml"[..], b"<Delete><Object><Key>a</Key>", b"\xff\xfe", b""] {
+        for body in [
+            &b"not xml"[..],
+            b"<Delete><Object><Key>a</Key>",
+            b"\xff\xfe",
+            b"",
+            b"<Other/>",
+            b"<Delete><Object><Key>a</Kez></Object></Delete>",
+            b"<Delete></Delete><Delete></Delete>",
+        ] {
             let err = parse::<Delete>(body).expect_err("malformed");
             assert_eq!(err.code, crate::error::S3ErrorCode::MalformedXML);
         }

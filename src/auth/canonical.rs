@@ -178,7 +178,12 @@ pub fn canonical_trailers(trailers: &[(String, String)]) -> String {
 }
 
 /// The string to sign of the trailing headers.
-pub fn trailer_string_to_sign(amz_date: &str, scope: &str, previous_signature: &str, canonical_trailers: &str) -> String {
+pub fn trailer_string_to_sign(
+    amz_date: &str,
+    scope: &str,
+    previous_signature: &str,
+    canonical_trailers: &str,
+) -> String {
     format!(
         "{TRAILER_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n{}",
         sha256_hex(canonical_trailers.as_bytes())

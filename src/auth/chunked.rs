@@ -203,9 +203,13 @@ impl ChunkedDecoder {
         if size_text.is_empty() || size_text.len() > 16 || !size_text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(malformed("a chunk size is not a hexadecimal number"));
         }
-        let size = u64::from_str_radix(size_text, 16).map_err(|_| malformed("a chunk size is not a hexadecimal number"))?;
+        let size =
+            u64::from_str_radix(size_text, 16).map_err(|_| malformed("a chunk size is not a hexadecimal number"))?;
         if size > self.max_chunk_bytes {
-            return Err(malformed(&format!("a chunk of {size} bytes exceeds the limit of {} bytes", self.max_chunk_bytes)));
+            return Err(malformed(&format!(
+                "a chunk of {size} bytes exceeds the limit of {} bytes",
+                self.max_chunk_bytes
+            )));
         }
         let mut signature = None;
         for ext in parts {
@@ -405,9 +409,8 @@ mod tests {
         // The documented Content-Length of the example.
         assert_eq!(encoded.len(), 66824);
         let text = String::from_utf8_lossy(&encoded[..90]).into_owned();
-        assert!(text.starts_with(
-            "10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n"
-        ));
+        assert!(text
+            .starts_with("10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n"));
         let data = decode_all(Some(ctx), false, &encoded).unwrap();
         assert_eq!(data, vec![b'a'; 66560]);
     }
@@ -468,7 +471,8 @@ mod tests {
         let ctx = aws_context();
         let mut encoded = encode(Some(&ctx), &[b"hello", b"world"], &[], false);
         // Flip one data byte: the first chunk's signature no longer matches.
-        let pos = encoded.iter().position(|&b| b == b'h').unwrap();
+        let pos = encoded.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        assert_eq!(encoded[pos], b'h');
         encoded[pos] = b'H';
         let err = decode_all(Some(ctx.clone()), false, &encoded).unwrap_err();
         assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
@@ -532,7 +536,10 @@ mod tests {
         assert_eq!(decode_all(None, true, &long).unwrap_err().code, S3ErrorCode::InvalidRequest);
         // A chunk larger than the limit.
         let mut dec = ChunkedDecoder::new(None, true, 4);
-        assert_eq!(decode_split(&mut dec, b"5\r\nhello\r\n0\r\n\r\n", &[]).unwrap_err().code, S3ErrorCode::InvalidRequest);
+        assert_eq!(
+            decode_split(&mut dec, b"5\r\nhello\r\n0\r\n\r\n", &[]).unwrap_err().code,
+            S3ErrorCode::InvalidRequest
+        );
         // Trailer section too large.
         let mut big = b"0\r\n".to_vec();
         for i in 0..1000 {

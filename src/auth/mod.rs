@@ -139,7 +139,8 @@ impl ChunkSigningContext {
 
     /// The expected signature of the trailing headers (canonical form).
     pub fn trailer_signature(&self, previous_signature: &str, canonical_trailers: &str) -> String {
-        let sts = canonical::trailer_string_to_sign(&self.amz_date, &self.scope, previous_signature, canonical_trailers);
+        let sts =
+            canonical::trailer_string_to_sign(&self.amz_date, &self.scope, previous_signature, canonical_trailers);
         aws_sigv4::sign::v4::calculate_signature(self.signing_key.as_slice(), sts.as_bytes())
     }
 }
@@ -236,8 +237,8 @@ fn parse_hex_sha256(value: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// What `x-amz-content-sha256` says about the body; `None` for the modes
-/// that need the signing context filled in afterwards.
+/// What `x-amz-content-sha256` says about the body; streaming modes get
+/// their signing context once the signature has been verified.
 enum DeclaredPayload {
     Unsigned,
     Sha256([u8; 32]),
@@ -343,11 +344,7 @@ pub fn parse_authorization_header(value: &[u8]) -> Result<AuthorizationHeader, A
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
             "Signature" => &mut signature,
-            _ => {
-                return Err(header_malformed(&format!(
-                    "the authorization component \"{component}\" is malformed."
-                )))
-            }
+            _ => return Err(header_malformed(&format!("the authorization component \"{component}\" is malformed."))),
         };
         if slot.replace(value.trim()).is_some() {
             return Err(header_malformed(&format!("the authorization component \"{name}\" is given twice.")));
@@ -423,8 +420,11 @@ fn header_request(
     if !not_signed.is_empty() {
         not_signed.sort_unstable();
         not_signed.dedup();
-        return Err(ApiError::new(S3ErrorCode::AccessDenied, "There were headers present in the request which were not signed")
-            .with_extra("HeadersNotSigned", not_signed.join(", ")));
+        return Err(ApiError::new(
+            S3ErrorCode::AccessDenied,
+            "There were headers present in the request which were not signed",
+        )
+        .with_extra("HeadersNotSigned", not_signed.join(", ")));
     }
     let payload_hash = match parts.headers.get("x-amz-content-sha256") {
         Some(v) => v.to_str().map_err(|_| bad_content_sha256())?.trim().to_owned(),
@@ -464,10 +464,7 @@ fn check_scope(credential: &Credential, region: &str, services: &[&str]) -> Resu
         ));
     }
     if credential.terminal != "aws4_request" {
-        return Err(format!(
-            "incorrect terminal \"{}\". This endpoint uses \"aws4_request\".",
-            credential.terminal
-        ));
+        return Err(format!("incorrect terminal \"{}\". This endpoint uses \"aws4_request\".", credential.terminal));
     }
     Ok(())
 }
@@ -569,8 +566,11 @@ fn verify(
     let declared = declared_payload(&signed.payload_hash)?;
     let access_key_id = signed.credential.access_key_id.clone();
     let secret = store.secret_key(&access_key_id).ok_or_else(|| {
-        ApiError::new(S3ErrorCode::InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
-            .with_extra("AWSAccessKeyId", access_key_id.clone())
+        ApiError::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+        .with_extra("AWSAccessKeyId", access_key_id.clone())
     })?;
 
     let signed_names: Vec<&str> = signed.signed_headers.iter().map(String::as_str).collect();
@@ -584,8 +584,7 @@ fn verify(
     );
     let scope = canonical::scope(&signed.credential.date, &signed.credential.region, &signed.credential.service);
     let string_to_sign = canonical::string_to_sign(&signed.amz_date, &scope, &canonical_request);
-    let scope_time = scope_date_time(&signed.credential.date)
-        .ok_or_else(|| header_malformed(CREDENTIAL_MALFORMED))?;
+    let scope_time = scope_date_time(&signed.credential.date).ok_or_else(|| header_malformed(CREDENTIAL_MALFORMED))?;
     let signing_key: Zeroizing<Vec<u8>> = Zeroizing::new(
         aws_sigv4::sign::v4::generate_signing_key(
             secret.expose(),
@@ -598,11 +597,18 @@ fn verify(
     );
     let expected = aws_sigv4::sign::v4::calculate_signature(signing_key.as_slice(), string_to_sign.as_bytes());
     if !signatures_equal(&expected, &signed.signature) {
+        // What was received, without header values (they may carry keys,
+        // e.g. SSE-C) and without signatures.
         tracing::debug!(
             access_key_id = %access_key_id,
             presigned = signed.presigned,
-            canonical_request = %canonical_request,
-            string_to_sign = %string_to_sign,
+            method = %parts.method,
+            path = %parts.uri.path(),
+            query_len = parts.uri.query().map_or(0, str::len),
+            signed_headers = %signed_names.join(";"),
+            amz_date = %signed.amz_date,
+            scope = %scope,
+            payload_hash = %signed.payload_hash,
             "SigV4 signature mismatch"
         );
         return Err(ApiError::new(

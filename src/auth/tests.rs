@@ -220,7 +220,11 @@ fn presigned_parameter_errors() {
     let p = parts("GET", &PRESIGNED.replace("%2Fus-east-1%2F", "%2Feu-west-1%2F"), &[("host", "x")]);
     assert_eq!(extra(&auth_at(&p, t0()).unwrap_err(), "Region"), Some("us-east-1"));
     // Presigned signature mismatch.
-    let p = parts("GET", &PRESIGNED.replace("X-Amz-Signature=aeee", "X-Amz-Signature=beee"), &[("host", "examplebucket.s3.amazonaws.com")]);
+    let p = parts(
+        "GET",
+        &PRESIGNED.replace("X-Amz-Signature=aeee", "X-Amz-Signature=beee"),
+        &[("host", "examplebucket.s3.amazonaws.com")],
+    );
     assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::SignatureDoesNotMatch);
     // SigV4A presigned.
     let p = parts("GET", &PRESIGNED.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256"), &[("host", "x")]);
@@ -288,8 +292,8 @@ fn anonymous_requests() {
     assert!(matches!(a.payload, PayloadMode::Sha256(_)));
     let a = auth_at(&parts("PUT", "/b/k", &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]), t0()).unwrap();
     assert!(matches!(a.payload, PayloadMode::Unsigned));
-    let a =
-        auth_at(&parts("PUT", "/b/k", &[("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")]), t0()).unwrap();
+    let a = auth_at(&parts("PUT", "/b/k", &[("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")]), t0())
+        .unwrap();
     assert!(matches!(a.payload, PayloadMode::Streaming(StreamingMode { chunk_signing: None, trailer: true })));
     let err = auth_at(&parts("PUT", "/b/k", &[("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")]), t0())
         .unwrap_err();
@@ -365,20 +369,44 @@ fn signature_mismatch_details() {
 
 #[test]
 fn scope_errors() {
-    let p = signed_parts("GET", "/", &[("host", "h"), ("x-amz-date", AMZ_DATE), ("x-amz-content-sha256", EMPTY)], "eu-west-1", "s3", AMZ_DATE);
+    let p = signed_parts(
+        "GET",
+        "/",
+        &[("host", "h"), ("x-amz-date", AMZ_DATE), ("x-amz-content-sha256", EMPTY)],
+        "eu-west-1",
+        "s3",
+        AMZ_DATE,
+    );
     let err = auth_at(&p, t0()).unwrap_err();
     assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
-    assert_eq!(err.message, "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'");
+    assert_eq!(
+        err.message,
+        "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
+    );
     assert_eq!(extra(&err, "Region"), Some("us-east-1"));
 
-    let p = signed_parts("GET", "/", &[("host", "h"), ("x-amz-date", AMZ_DATE), ("x-amz-content-sha256", EMPTY)], "us-east-1", "iam", AMZ_DATE);
+    let p = signed_parts(
+        "GET",
+        "/",
+        &[("host", "h"), ("x-amz-date", AMZ_DATE), ("x-amz-content-sha256", EMPTY)],
+        "us-east-1",
+        "iam",
+        AMZ_DATE,
+    );
     assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::AuthorizationHeaderMalformed);
     // A server that also accepts "iam" signatures.
     let a = authenticate_for_services(&p, &Store, "us-east-1", &["s3", "iam"], t0()).unwrap();
     assert_eq!(a.principal, Principal::AccessKey { access_key_id: AK.into() });
 
     // Scope date differs from x-amz-date.
-    let p = signed_parts("GET", "/", &[("host", "h"), ("x-amz-date", "20130525T000000Z"), ("x-amz-content-sha256", EMPTY)], "us-east-1", "s3", AMZ_DATE);
+    let p = signed_parts(
+        "GET",
+        "/",
+        &[("host", "h"), ("x-amz-date", "20130525T000000Z"), ("x-amz-content-sha256", EMPTY)],
+        "us-east-1",
+        "s3",
+        AMZ_DATE,
+    );
     let err = auth_at(&p, t0()).unwrap_err();
     assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
     assert!(err.message.contains("Invalid credential date"), "{}", err.message);
@@ -397,7 +425,14 @@ fn date_and_skew_errors() {
     let p = signed_parts("GET", "/", &[("host", "h"), ("x-amz-content-sha256", EMPTY)], "us-east-1", "s3", AMZ_DATE);
     let err = auth_at(&p, t0()).unwrap_err();
     assert_eq!(err.code, S3ErrorCode::AccessDenied);
-    let p = signed_parts("GET", "/", &[("host", "h"), ("x-amz-date", "2013-05-24"), ("x-amz-content-sha256", EMPTY)], "us-east-1", "s3", AMZ_DATE);
+    let p = signed_parts(
+        "GET",
+        "/",
+        &[("host", "h"), ("x-amz-date", "2013-05-24"), ("x-amz-content-sha256", EMPTY)],
+        "us-east-1",
+        "s3",
+        AMZ_DATE,
+    );
     assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::AccessDenied);
 }
 

@@ -59,7 +59,10 @@ fn streaming(signed: bool, trailer: bool) -> PayloadMode {
 }
 
 /// A body delivering `data` in frames of `frame` bytes.
-fn framed(data: Vec<u8>, frame: usize) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+fn framed(
+    data: Vec<u8>,
+    frame: usize,
+) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
     let frames: Vec<Result<Frame<Bytes>, Infallible>> =
         data.chunks(frame.max(1)).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
     StreamBody::new(futures::stream::iter(frames))
@@ -81,6 +84,12 @@ async fn run(data: Vec<u8>, hdrs: &[(&str, &str)], payload: PayloadMode) -> Resu
     drain(body).await
 }
 
+#[test]
+fn verified_body_is_send_unpin_static() {
+    fn check<T: futures::Stream + Send + Unpin + 'static>() {}
+    check::<VerifiedBody>();
+}
+
 #[tokio::test]
 async fn unsigned_body_summary() {
     let data = b"Welcome to Amazon S3.".to_vec();
@@ -89,7 +98,8 @@ async fn unsigned_body_summary() {
     assert_eq!(out, data);
     assert_eq!(s, BodySummary { size_bytes: 21, md5: md5_of(&data), checksum: None });
     // Full body too.
-    let body = verified_body(Full::new(Bytes::from(data.clone())), &headers(&[]), PayloadMode::Unsigned, MAX, IDLE).unwrap();
+    let body =
+        verified_body(Full::new(Bytes::from(data.clone())), &headers(&[]), PayloadMode::Unsigned, MAX, IDLE).unwrap();
     assert_eq!(drain(body).await.unwrap().0, data);
 }
 
@@ -114,9 +124,10 @@ async fn content_md5() {
     let err = run(data.clone(), &[("content-md5", &other)], PayloadMode::Unsigned).await.unwrap_err();
     assert_eq!(err.code, S3ErrorCode::BadDigest);
     for bad in ["not base64!", "AAAA"] {
-        let err = verified_body(framed(data.clone(), 3), &headers(&[("content-md5", bad)]), PayloadMode::Unsigned, MAX, IDLE)
-            .err()
-            .unwrap();
+        let err =
+            verified_body(framed(data.clone(), 3), &headers(&[("content-md5", bad)]), PayloadMode::Unsigned, MAX, IDLE)
+                .err()
+                .unwrap();
         assert_eq!(err.code, S3ErrorCode::InvalidDigest);
     }
 }
@@ -133,9 +144,15 @@ async fn checksum_headers() {
         assert_eq!(err.code, S3ErrorCode::BadDigest);
         assert_eq!(err.message, format!("The {} you specified did not match the calculated checksum.", alg.as_str()));
     }
-    let err = verified_body(framed(data.clone(), 3), &headers(&[("x-amz-checksum-crc32", "abc")]), PayloadMode::Unsigned, MAX, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(data.clone(), 3),
+        &headers(&[("x-amz-checksum-crc32", "abc")]),
+        PayloadMode::Unsigned,
+        MAX,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::InvalidRequest);
     assert_eq!(err.message, "Value for x-amz-checksum-crc32 header is invalid.");
     // Two algorithms.
@@ -150,11 +167,18 @@ async fn checksum_headers() {
 #[tokio::test]
 async fn sdk_checksum_algorithm_only_is_computed() {
     let data = b"123456789".to_vec();
-    let (_, s) = run(data.clone(), &[("x-amz-sdk-checksum-algorithm", "crc64nvme")], PayloadMode::Unsigned).await.unwrap();
+    let (_, s) =
+        run(data.clone(), &[("x-amz-sdk-checksum-algorithm", "crc64nvme")], PayloadMode::Unsigned).await.unwrap();
     assert_eq!(s.checksum, Some((ChecksumAlgorithm::Crc64Nvme, b64(&0xAE8B_1486_0A79_9888u64.to_be_bytes()))));
-    let err = verified_body(framed(data.clone(), 3), &headers(&[("x-amz-sdk-checksum-algorithm", "MD5")]), PayloadMode::Unsigned, MAX, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(data.clone(), 3),
+        &headers(&[("x-amz-sdk-checksum-algorithm", "MD5")]),
+        PayloadMode::Unsigned,
+        MAX,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::InvalidRequest);
     // Header and SDK algorithm disagree.
     let h = [("x-amz-sdk-checksum-algorithm", "SHA1"), ("x-amz-checksum-crc32", "y/Q5Jg==")];
@@ -165,11 +189,7 @@ async fn sdk_checksum_algorithm_only_is_computed() {
 }
 
 fn trailer_headers<'a>(decoded_len: &'a str, trailer: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("content-encoding", "aws-chunked"),
-        ("x-amz-decoded-content-length", decoded_len),
-        ("x-amz-trailer", trailer),
-    ]
+    vec![("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", decoded_len), ("x-amz-trailer", trailer)]
 }
 
 #[tokio::test]
@@ -203,7 +223,9 @@ async fn streaming_modes_every_frame_size() {
             h.push(("x-amz-trailer", "x-amz-checksum-crc32c"));
         }
         for frame in [1, 2, 3, 5, 64, 999, 1000, 1001, 4096] {
-            let body = verified_body(framed(encoded.clone(), frame), &headers(&h), streaming(signed, trailer), MAX, IDLE).unwrap();
+            let body =
+                verified_body(framed(encoded.clone(), frame), &headers(&h), streaming(signed, trailer), MAX, IDLE)
+                    .unwrap();
             let (out, s) = drain(body).await.unwrap();
             assert_eq!(out, data, "signed={signed} trailer={trailer} frame={frame}");
             assert_eq!(s.md5, md5_of(&data));
@@ -236,13 +258,36 @@ async fn trailer_errors() {
     assert_eq!(err.code, S3ErrorCode::InvalidRequest);
     assert!(err.message.starts_with("Expecting a single x-amz-checksum- header"));
     // A trailer that is not a checksum, and a trailer without a trailer mode.
-    let err = verified_body(framed(vec![], 1), &headers(&trailer_headers("0", "x-amz-foo")), streaming(false, true), MAX, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(vec![], 1),
+        &headers(&trailer_headers("0", "x-amz-foo")),
+        streaming(false, true),
+        MAX,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::InvalidRequest);
-    let err = verified_body(framed(vec![], 1), &headers(&[("x-amz-trailer", "x-amz-checksum-crc32")]), PayloadMode::Unsigned, MAX, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(vec![], 1),
+        &headers(&[("x-amz-trailer", "x-amz-checksum-crc32")]),
+        PayloadMode::Unsigned,
+        MAX,
+        IDLE,
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.code, S3ErrorCode::InvalidRequest);
+    // aws-chunked framing in a mode that does not decode it.
+    let err = verified_body(
+        framed(vec![], 1),
+        &headers(&[("content-encoding", "gzip, aws-chunked")]),
+        PayloadMode::Unsigned,
+        MAX,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::InvalidRequest);
     // Streaming without any trailer header: fine.
     let encoded = encode(None, &[&data], &[], false);
@@ -255,20 +300,30 @@ async fn trailer_errors() {
 async fn streaming_length_errors() {
     let data = b"hello world".to_vec();
     let encoded = encode(Some(&ctx()), &[&data], &[], false);
-    let err = verified_body(framed(encoded.clone(), 4), &headers(&[]), streaming(true, false), MAX, IDLE).err().unwrap();
+    let err =
+        verified_body(framed(encoded.clone(), 4), &headers(&[]), streaming(true, false), MAX, IDLE).err().unwrap();
     assert_eq!(err.code, S3ErrorCode::MissingContentLength);
-    let err = run(encoded.clone(), &[("x-amz-decoded-content-length", "12")], streaming(true, false)).await.unwrap_err();
+    let err =
+        run(encoded.clone(), &[("x-amz-decoded-content-length", "12")], streaming(true, false)).await.unwrap_err();
     assert_eq!(err.code, S3ErrorCode::IncompleteBody);
-    let err = run(encoded.clone(), &[("x-amz-decoded-content-length", "10")], streaming(true, false)).await.unwrap_err();
+    let err =
+        run(encoded.clone(), &[("x-amz-decoded-content-length", "10")], streaming(true, false)).await.unwrap_err();
     assert_eq!(err.code, S3ErrorCode::IncompleteBody);
-    let err = verified_body(framed(encoded.clone(), 4), &headers(&[("x-amz-decoded-content-length", "11")]), streaming(true, false), 10, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(encoded.clone(), 4),
+        &headers(&[("x-amz-decoded-content-length", "11")]),
+        streaming(true, false),
+        10,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::EntityTooLarge);
     // Truncated framing.
-    let err = run(encoded[..encoded.len() - 4].to_vec(), &[("x-amz-decoded-content-length", "11")], streaming(true, false))
-        .await
-        .unwrap_err();
+    let err =
+        run(encoded[..encoded.len() - 4].to_vec(), &[("x-amz-decoded-content-length", "11")], streaming(true, false))
+            .await
+            .unwrap_err();
     assert_eq!(err.code, S3ErrorCode::IncompleteBody);
     // Bad chunk signature, signed with another seed.
     let mut other = ctx();
@@ -285,9 +340,15 @@ async fn streaming_length_errors() {
 #[tokio::test]
 async fn size_limits() {
     let data = vec![7u8; 100];
-    let err = verified_body(framed(data.clone(), 10), &headers(&[("content-length", "100")]), PayloadMode::Unsigned, 99, IDLE)
-        .err()
-        .unwrap();
+    let err = verified_body(
+        framed(data.clone(), 10),
+        &headers(&[("content-length", "100")]),
+        PayloadMode::Unsigned,
+        99,
+        IDLE,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code, S3ErrorCode::EntityTooLarge);
     // No Content-Length: caught while streaming, before the data is passed on.
     let mut body = verified_body(framed(data.clone(), 10), &headers(&[]), PayloadMode::Unsigned, 95, IDLE).unwrap();
@@ -380,7 +441,12 @@ async fn signed_request_end_to_end() {
     );
     let scope = "20250101/us-east-1/s3/aws4_request";
     let sts = crate::auth::canonical::string_to_sign(amz_date, scope, &cr);
-    let key = aws_sigv4::sign::v4::generate_signing_key("secret", crate::auth::parse_amz_date("20250101T000000Z").unwrap(), "us-east-1", "s3");
+    let key = aws_sigv4::sign::v4::generate_signing_key(
+        "secret",
+        crate::auth::parse_amz_date("20250101T000000Z").unwrap(),
+        "us-east-1",
+        "s3",
+    );
     let sig = aws_sigv4::sign::v4::calculate_signature(key, sts.as_bytes());
     let mut b = http::Request::builder().method("PUT").uri("/b/k");
     for (n, v) in list {

@@ -140,6 +140,14 @@ impl ObjectAttrs {
         Ok(attrs)
     }
 
+    /// `COMPOSITE` for a checksum of part checksums (`<value>-N`), else `FULL_OBJECT`.
+    pub fn checksum_type(&self) -> &'static str {
+        match &self.checksum {
+            Some((_, value)) if value.contains('-') => "COMPOSITE",
+            _ => "FULL_OBJECT",
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("invariant: object attrs serialize")
     }

@@ -13,7 +13,10 @@ use crate::xml::{self, iso8601_ms, XmlWriter};
 
 /// Checks AWS's bucket naming rules for new buckets.
 pub fn validate_bucket_name(name: &str) -> Result<(), ApiError> {
-    let invalid = || ApiError::new(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid.").with_extra("BucketName", name.to_string());
+    let invalid = || {
+        ApiError::new(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid.")
+            .with_extra("BucketName", name.to_string())
+    };
     let bytes = name.as_bytes();
     if !(3..=63).contains(&bytes.len()) {
         return Err(invalid());
@@ -93,7 +96,7 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
         let config: xml::CreateBucketConfiguration = xml::parse(&bytes)?;
         match config.location_constraint.as_deref() {
             None | Some("") if region == "us-east-1" => {}
-            Some(c) if c == region && region != "us-east-1" => {}
+            Some(c) if c == region => {}
             other => {
                 return Err(ApiError::new(
                     S3ErrorCode::InvalidLocationConstraint,
@@ -163,7 +166,19 @@ mod tests {
         for ok in ["abc", "my-bucket.data", "a1b2c3", &"a".repeat(63)] {
             assert!(validate_bucket_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", &"a".repeat(64), "MyBucket", "my_bucket", "-abc", "abc-", "a..b", "192.168.5.4", "xn--abc", "abc-s3alias", "a.-b"] {
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "MyBucket",
+            "my_bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.5.4",
+            "xn--abc",
+            "abc-s3alias",
+            "a.-b",
+        ] {
             assert!(validate_bucket_name(bad).is_err(), "{bad}");
         }
     }

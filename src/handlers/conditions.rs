@@ -17,9 +17,9 @@ pub enum Precondition {
 
 fn etag_list_matches(list: &str, etag: &str) -> bool {
     let bare = etag.trim_matches('"');
-    list.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.trim_start_matches("W/").trim_matches('"') == bare
-    })
+    list.split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/").trim_matches('"') == bare)
 }
 
 fn parse_date(value: Option<&str>) -> Option<SystemTime> {

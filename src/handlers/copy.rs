@@ -125,7 +125,10 @@ mod tests {
     #[test]
     fn copy_source_forms() {
         assert_eq!(parse_copy_source("/b/k%20x").expect("ok"), ("b".into(), "k x".into(), None));
-        assert_eq!(parse_copy_source("b/a/b?versionId=null").expect("ok"), ("b".into(), "a/b".into(), Some("null".into())));
+        assert_eq!(
+            parse_copy_source("b/a/b?versionId=null").expect("ok"),
+            ("b".into(), "a/b".into(), Some("null".into()))
+        );
         assert!(parse_copy_source("b").is_err());
         assert!(parse_copy_source("/b/").is_err());
     }

@@ -17,7 +17,11 @@ fn has_integrity_header(ctx: &RequestContext<'_>) -> bool {
     ctx.parts.headers.contains_key("content-md5")
         || ctx.parts.headers.contains_key("x-amz-sdk-checksum-algorithm")
         || ctx.parts.headers.contains_key("x-amz-trailer")
-        || ctx.parts.headers.keys().any(|k| k.as_str().starts_with("x-amz-checksum-") && k.as_str() != "x-amz-checksum-mode")
+        || ctx
+            .parts
+            .headers
+            .keys()
+            .any(|k| k.as_str().starts_with("x-amz-checksum-") && k.as_str() != "x-amz-checksum-mode")
 }
 
 pub async fn handle_delete_objects(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {

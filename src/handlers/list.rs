@@ -25,7 +25,9 @@ pub fn parse_max(value: Option<&str>, name: &str, default: usize) -> Result<usiz
             .ok()
             .filter(|n| *n >= 0)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX).min(default))
-            .ok_or_else(|| ApiError::invalid_argument(format!("Provided {name} not an integer or within integer range"))),
+            .ok_or_else(|| {
+                ApiError::invalid_argument(format!("Provided {name} not an integer or within integer range"))
+            }),
     }
 }
 
@@ -115,7 +117,7 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
         w.text("ETag", &object.etag);
         if let Some((alg, _)) = &attrs.checksum {
             w.text("ChecksumAlgorithm", alg.as_str());
-            w.text("ChecksumType", "FULL_OBJECT");
+            w.text("ChecksumType", attrs.checksum_type());
         }
         w.text("Size", &object.size_bytes.to_string());
         if fetch_owner {

@@ -108,7 +108,9 @@ pub async fn handle(ctx: RequestContext<'_>, body: Incoming) -> Result<Response<
 /// Checks the key length limit (1024 bytes of UTF-8).
 pub fn check_key(key: &str) -> Result<(), ApiError> {
     if key.len() > 1024 {
-        return Err(ApiError::new(S3ErrorCode::KeyTooLongError, "Your key is too long").with_extra("MaxSizeAllowed", "1024"));
+        return Err(
+            ApiError::new(S3ErrorCode::KeyTooLongError, "Your key is too long").with_extra("MaxSizeAllowed", "1024")
+        );
     }
     Ok(())
 }

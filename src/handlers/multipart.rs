@@ -78,7 +78,8 @@ fn part_number(ctx: &RequestContext<'_>) -> Result<u32, ApiError> {
 pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     check_key(ctx.key())?;
     let object = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
-    let checksum = multipart_checksum::choose(ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type"))?;
+    let checksum =
+        multipart_checksum::choose(ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type"))?;
     let attrs = UploadAttrs { v: ATTRS_VERSION, object, checksum };
     let encoded = serde_json::to_vec(&attrs).map_err(ApiError::internal)?;
     let upload = ctx.state.engine.create_upload(ctx.bucket(), ctx.key(), encoded).await?;
@@ -112,6 +113,7 @@ fn checksum_mismatch(expected: ChecksumAlgorithm, actual: ChecksumAlgorithm) -> 
 
 pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let number = part_number(ctx)?;
+    super::object::require_content_length(&ctx.parts.headers)?;
     let upload = ctx.state.engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
     let expected = upload_attrs.checksum.map(|(alg, _)| alg);
@@ -135,9 +137,8 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
         }
         writer.write(chunk).await?;
     }
-    let summary = stream
-        .summary()
-        .ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
+    let summary =
+        stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
     let checksum = match own {
         Some(h) => Some((h.algorithm(), h.finalize_base64())),
         None => summary.checksum.clone(),
@@ -208,10 +209,7 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     let range = copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?;
     let (read_info, mut reader) = engine.read_object(&src_bucket, &src_key, range).await?;
     if read_info.etag != src.etag {
-        return Err(ApiError::new(
-            S3ErrorCode::PreconditionFailed,
-            "The copy source changed while it was being read",
-        ));
+        return Err(ApiError::new(S3ErrorCode::PreconditionFailed, "The copy source changed while it was being read"));
     }
     let mut hasher = upload_attrs.checksum.map(|(alg, _)| alg.hasher());
     let mut md5 = md5::Md5::new();
@@ -356,9 +354,10 @@ pub async fn handle_complete_multipart_upload(
     // so that clients completing thousands of parts do not time out.
     let (bucket, key, id) = (ctx.bucket().to_string(), ctx.key().to_string(), upload_id(ctx).to_string());
     let encoded = object_attrs.encode();
-    let task = tokio::spawn(async move {
-        engine.complete_upload(&bucket, &key, &id, &parts, min_part, etag, encoded, cond).await
-    });
+    let task =
+        tokio::spawn(
+            async move { engine.complete_upload(&bucket, &key, &id, &parts, min_part, etag, encoded, cond).await },
+        );
     let (bucket, key) = (ctx.bucket().to_string(), ctx.key().to_string());
     let checksum = object_attrs.checksum.clone();
     let body = completion_body(task, bucket, key, checksum, checksum_type);
@@ -388,10 +387,9 @@ fn completion_body(
         let (bucket, key, checksum) = (bucket.clone(), key.clone(), checksum.clone());
         async move {
             match state {
-                State::Start(task) => Some((
-                    Bytes::from_static(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
-                    State::Waiting(task),
-                )),
+                State::Start(task) => {
+                    Some((Bytes::from_static(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), State::Waiting(task)))
+                }
                 State::Waiting(mut task) => {
                     let result = tokio::select! {
                         r = &mut task => r,
@@ -499,16 +497,20 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
     let mut uploads = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
+    // The last entry returned: a key and upload id, or a common prefix.
+    let mut last: Option<(String, Option<String>)> = None;
+    // A key marker that is a common prefix continues after that whole prefix.
+    let skip_prefix = key_marker.filter(|m| delimiter.is_some_and(|d| m.ends_with(d)));
     let (mut k_marker, mut u_marker) = (key_marker.map(str::to_string), upload_id_marker.map(str::to_string));
     'outer: while max_uploads > 0 {
-        let (page, more) = ctx
-            .state
-            .engine
-            .list_uploads(ctx.bucket(), prefix, k_marker.as_deref(), u_marker.as_deref(), 1000)
-            .await?;
+        let (page, more) =
+            ctx.state.engine.list_uploads(ctx.bucket(), prefix, k_marker.as_deref(), u_marker.as_deref(), 1000).await?;
         for upload in page {
             k_marker = Some(upload.key.clone());
             u_marker = Some(upload.upload_id.clone());
+            if skip_prefix.is_some_and(|p| upload.key.starts_with(p)) {
+                continue;
+            }
             let common = delimiter.and_then(|d| {
                 upload.key[prefix.len()..].find(d).map(|i| upload.key[..prefix.len() + i + d.len()].to_string())
             });
@@ -520,12 +522,14 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
                     truncated = true;
                     break 'outer;
                 }
+                last = Some((cp.clone(), None));
                 prefixes.push(cp);
             } else {
                 if uploads.len() + prefixes.len() == max_uploads {
                     truncated = true;
                     break 'outer;
                 }
+                last = Some((upload.key.clone(), Some(upload.upload_id.clone())));
                 uploads.push(upload);
             }
         }
@@ -539,8 +543,8 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
     w.text("KeyMarker", key_marker.unwrap_or_default());
     w.text("UploadIdMarker", upload_id_marker.unwrap_or_default());
     if truncated {
-        if let Some(last) = uploads.last() {
-            w.text("NextKeyMarker", &last.key).text("NextUploadIdMarker", &last.upload_id);
+        if let Some((key, upload_id)) = &last {
+            w.text("NextKeyMarker", key).text("NextUploadIdMarker", upload_id.as_deref().unwrap_or_default());
         }
     }
     w.text("Prefix", prefix);

@@ -27,7 +27,10 @@ impl ChecksumType {
 /// Validates the algorithm/type pair of CreateMultipartUpload, as AWS:
 /// CRC64NVME is full-object only, SHA1/SHA256 composite only, CRC32/CRC32C either
 /// (composite by default).
-pub fn choose(algorithm: Option<&str>, kind: Option<&str>) -> Result<Option<(ChecksumAlgorithm, ChecksumType)>, ApiError> {
+pub fn choose(
+    algorithm: Option<&str>,
+    kind: Option<&str>,
+) -> Result<Option<(ChecksumAlgorithm, ChecksumType)>, ApiError> {
     let algorithm = match algorithm {
         None => {
             if kind.is_some() {
@@ -49,7 +52,9 @@ pub fn choose(algorithm: Option<&str>, kind: Option<&str>) -> Result<Option<(Che
     let kind = match (algorithm, kind) {
         (ChecksumAlgorithm::Crc64Nvme, None | Some(ChecksumType::FullObject)) => ChecksumType::FullObject,
         (ChecksumAlgorithm::Crc64Nvme, Some(ChecksumType::Composite)) => {
-            return Err(ApiError::invalid_request("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."))
+            return Err(ApiError::invalid_request(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ))
         }
         (ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256, Some(ChecksumType::FullObject)) => {
             return Err(ApiError::invalid_request(format!(
@@ -78,11 +83,7 @@ fn decode(value: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// The object checksum from the parts' checksums (base64) and sizes, in part order.
-pub fn combine(
-    algorithm: ChecksumAlgorithm,
-    kind: ChecksumType,
-    parts: &[(String, u64)],
-) -> Result<String, ApiError> {
+pub fn combine(algorithm: ChecksumAlgorithm, kind: ChecksumType, parts: &[(String, u64)]) -> Result<String, ApiError> {
     let b64 = &base64::engine::general_purpose::STANDARD;
     match kind {
         ChecksumType::Composite => {
@@ -129,9 +130,12 @@ mod tests {
     fn full_object_crc_equals_crc_of_the_whole() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + 3) as u8).collect();
         for alg in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
-            let parts: Vec<(String, u64)> =
-                data.chunks(30_000).map(|c| (b64_of(alg, c), c.len() as u64)).collect();
-            assert_eq!(combine(alg, ChecksumType::FullObject, &parts).expect("combines"), b64_of(alg, &data), "{alg:?}");
+            let parts: Vec<(String, u64)> = data.chunks(30_000).map(|c| (b64_of(alg, c), c.len() as u64)).collect();
+            assert_eq!(
+                combine(alg, ChecksumType::FullObject, &parts).expect("combines"),
+                b64_of(alg, &data),
+                "{alg:?}"
+            );
         }
     }
 
@@ -142,7 +146,10 @@ mod tests {
         let mut raw = base64::engine::general_purpose::STANDARD.decode(&p1).expect("b64");
         raw.extend(base64::engine::general_purpose::STANDARD.decode(&p2).expect("b64"));
         let expected = format!("{}-2", b64_of(ChecksumAlgorithm::Sha256, &raw));
-        assert_eq!(combine(ChecksumAlgorithm::Sha256, ChecksumType::Composite, &[(p1, 6), (p2, 5)]).expect("ok"), expected);
+        assert_eq!(
+            combine(ChecksumAlgorithm::Sha256, ChecksumType::Composite, &[(p1, 6), (p2, 5)]).expect("ok"),
+            expected
+        );
     }
 
     #[test]

@@ -19,9 +19,13 @@ pub fn md5_etag(md5: &[u8; 16]) -> String {
     format!("\"{}\"", hex::encode(md5))
 }
 
-/// Requires a declared length, as AWS does for PUT.
-fn require_content_length(headers: &HeaderMap) -> Result<(), ApiError> {
-    if headers.contains_key(http::header::CONTENT_LENGTH) || headers.contains_key("x-amz-decoded-content-length") {
+/// A body sent with `Transfer-Encoding: chunked` must still declare its
+/// decoded length, as AWS requires; without either header the body is empty.
+pub fn require_content_length(headers: &HeaderMap) -> Result<(), ApiError> {
+    if !headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers.contains_key(http::header::CONTENT_LENGTH)
+        || headers.contains_key("x-amz-decoded-content-length")
+    {
         return Ok(());
     }
     Err(ApiError::new(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."))
@@ -85,9 +89,8 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     while let Some(chunk) = stream.next().await {
         writer.write(chunk?).await?;
     }
-    let summary = stream
-        .summary()
-        .ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
+    let summary =
+        stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
     attrs.checksum = summary.checksum.clone();
     let etag = md5_etag(&summary.md5);
     let info = writer.commit(etag.clone(), attrs.encode(), cond).await?;
@@ -139,7 +142,7 @@ fn part_range(info: &ObjectInfo, part_number: u32) -> Result<(u64, u64), ApiErro
     let sizes: Vec<u64> = if info.part_sizes.is_empty() { vec![info.size_bytes] } else { info.part_sizes.clone() };
     let index = usize::try_from(part_number).unwrap_or(usize::MAX);
     if part_number == 0 || index > sizes.len() {
-        return Err(ApiError::new(S3ErrorCode::InvalidPart, "The requested partnumber is not satisfiable")
+        return Err(ApiError::new(S3ErrorCode::InvalidPartNumber, "The requested partnumber is not satisfiable")
             .with_extra("PartNumberRequested", part_number.to_string())
             .with_extra("ActualPartCount", sizes.len().to_string()));
     }
@@ -215,14 +218,15 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
         if let Some((alg, value)) = &attrs.checksum {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(alg.header_name(), v);
-                headers.insert("x-amz-checksum-type", HeaderValue::from_static("FULL_OBJECT"));
+                headers.insert("x-amz-checksum-type", HeaderValue::from_static(attrs.checksum_type()));
             }
         }
     }
     let (start, end) = range.unwrap_or((0, info.size_bytes));
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(end - start));
     if range.is_some() && (ctx.header("range").is_some() || part_number.is_some()) {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", start, end.saturating_sub(1), info.size_bytes)) {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", start, end.saturating_sub(1), info.size_bytes))
+        {
             headers.insert(http::header::CONTENT_RANGE, v);
         }
         if end > start || info.size_bytes > 0 {
