@@ -197,33 +197,59 @@ pub async fn run_listener(
     }
 }
 
-/// Binds both listeners, prints their addresses, serves until SIGTERM/SIGINT,
-/// then shuts down gracefully and flushes the engine.
-pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<()> {
-    let s3 = TcpListener::bind(config.listen).await?;
-    let admin = TcpListener::bind(config.admin_listen).await?;
-    let s3_addr: SocketAddr = s3.local_addr()?;
-    let admin_addr: SocketAddr = admin.local_addr()?;
-    let state = Arc::new(AppState::new(config, engine.clone(), credentials));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let s3_task = tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone()));
-    let admin_task = tokio::spawn(run_listener(admin, Listener::Admin, state.clone(), rx));
-    state.set_ready(true);
-    println!("coffer: S3 API listening on http://{s3_addr}");
-    println!("coffer: admin listening on http://{admin_addr}");
-    tracing::info!(%s3_addr, %admin_addr, "serving");
+/// A server whose listeners are bound and serving.
+pub struct RunningServer {
+    pub s3_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    state: Arc<AppState>,
+    engine: Engine,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
 
+impl RunningServer {
+    /// Binds both listeners and starts serving; in-process users (benchmarks)
+    /// get the addresses back and stop the server with [`RunningServer::shutdown`].
+    pub async fn start(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<Self> {
+        let s3 = TcpListener::bind(config.listen).await?;
+        let admin = TcpListener::bind(config.admin_listen).await?;
+        let s3_addr: SocketAddr = s3.local_addr()?;
+        let admin_addr: SocketAddr = admin.local_addr()?;
+        let state = Arc::new(AppState::new(config, engine.clone(), credentials));
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone())),
+            tokio::spawn(run_listener(admin, Listener::Admin, state.clone(), rx)),
+        ];
+        state.set_ready(true);
+        Ok(RunningServer { s3_addr, admin_addr, state, engine, stop, tasks })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded by the
+    /// configured grace period) and flushes the engine.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.state.set_ready(false);
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.engine.shutdown().await.map_err(|err| {
+            tracing::error!(error = %err, "engine shutdown failed");
+            std::io::Error::other(err.to_string())
+        })
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT, printing the listener addresses,
+/// then shuts down gracefully.
+pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<()> {
+    let server = RunningServer::start(config, engine, credentials).await?;
+    println!("coffer: S3 API listening on http://{}", server.s3_addr);
+    println!("coffer: admin listening on http://{}", server.admin_addr);
+    tracing::info!(s3_addr = %server.s3_addr, admin_addr = %server.admin_addr, "serving");
     wait_for_signal().await;
     tracing::info!("shutting down");
-    state.set_ready(false);
-    let _ = tx.send(true);
-    let _ = s3_task.await;
-    let _ = admin_task.await;
-    if let Err(err) = engine.shutdown().await {
-        tracing::error!(error = %err, "engine shutdown failed");
-        return Err(std::io::Error::other(err.to_string()));
-    }
-    Ok(())
+    server.shutdown().await
 }
 
 async fn wait_for_signal() {
