@@ -4,7 +4,7 @@ use futures::StreamExt;
 use http::{HeaderValue, Response};
 use md5::Digest;
 use percent_encoding::percent_decode_str;
-use storage_engine::CommitCondition;
+use storage_engine::{CommitCondition, ObjectInfo};
 
 use super::attrs::ObjectAttrs;
 use super::conditions::{self, Precondition};
@@ -30,14 +30,35 @@ pub fn parse_copy_source(value: &str) -> Result<(String, String, Option<String>)
     Ok((bucket.to_string(), key.to_string(), version))
 }
 
-pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    check_key(ctx.key())?;
-    let engine = &ctx.state.engine;
-    let source = ctx.header("x-amz-copy-source").unwrap_or_default();
-    let (src_bucket, src_key, version) = parse_copy_source(source)?;
+/// The bucket and key named by `x-amz-copy-source` (only the `null` version exists).
+pub fn copy_source(ctx: &RequestContext<'_>) -> Result<(String, String), ApiError> {
+    let (bucket, key, version) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
     if version.as_deref().is_some_and(|v| v != "null") {
         return Err(ApiError::invalid_argument("Invalid version id specified"));
     }
+    Ok((bucket, key))
+}
+
+/// `x-amz-copy-source-if-*`: any failing condition is `PreconditionFailed`.
+pub fn check_copy_source_conditions(ctx: &RequestContext<'_>, source: &ObjectInfo) -> Result<(), ApiError> {
+    match conditions::evaluate(
+        conditions::header_getter(&ctx.parts.headers),
+        conditions::COPY_SOURCE_CONDITIONS,
+        &source.etag,
+        source.last_modified_ms,
+    ) {
+        Precondition::Proceed => Ok(()),
+        Precondition::Failed | Precondition::NotModified => Err(ApiError::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )),
+    }
+}
+
+pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
+    check_key(ctx.key())?;
+    let engine = &ctx.state.engine;
+    let (src_bucket, src_key) = copy_source(ctx)?;
     let replace = match ctx.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
@@ -45,20 +66,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     };
     ctx.state.engine.get_bucket(ctx.bucket()).await?;
     let (src_info, reader) = engine.read_object(&src_bucket, &src_key, None).await?;
-    match conditions::evaluate(
-        conditions::header_getter(&ctx.parts.headers),
-        conditions::COPY_SOURCE_CONDITIONS,
-        &src_info.etag,
-        src_info.last_modified_ms,
-    ) {
-        Precondition::Proceed => {}
-        Precondition::Failed | Precondition::NotModified => {
-            return Err(ApiError::new(
-                S3ErrorCode::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            ))
-        }
-    }
+    check_copy_source_conditions(ctx, &src_info)?;
     let src_attrs = ObjectAttrs::decode(&src_info.attrs)?;
     let same_object = src_bucket == ctx.bucket() && src_key == ctx.key();
     let storage_class_change = ctx.header("x-amz-storage-class").is_some();

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use storage_engine::{CommitCondition, PartInfo};
 
 use super::attrs::ObjectAttrs;
-use super::conditions::{self, Precondition};
-use super::copy::parse_copy_source;
+use super::copy::{check_copy_source_conditions, copy_source};
 use super::list::parse_max;
 use super::multipart_checksum::{self, ChecksumType};
 use super::object::md5_etag;
@@ -187,25 +186,9 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     let engine = &ctx.state.engine;
     let upload = engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
-    let (src_bucket, src_key, version) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
-    if version.as_deref().is_some_and(|v| v != "null") {
-        return Err(ApiError::invalid_argument("Invalid version id specified"));
-    }
+    let (src_bucket, src_key) = copy_source(ctx)?;
     let src = engine.head_object(&src_bucket, &src_key).await?;
-    match conditions::evaluate(
-        conditions::header_getter(&ctx.parts.headers),
-        conditions::COPY_SOURCE_CONDITIONS,
-        &src.etag,
-        src.last_modified_ms,
-    ) {
-        Precondition::Proceed => {}
-        Precondition::Failed | Precondition::NotModified => {
-            return Err(ApiError::new(
-                S3ErrorCode::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            ))
-        }
-    }
+    check_copy_source_conditions(ctx, &src)?;
     let range = copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?;
     let (read_info, mut reader) = engine.read_object(&src_bucket, &src_key, range).await?;
     if read_info.etag != src.etag {
