@@ -42,7 +42,40 @@ struct Slot {
     fresh: bool,
 }
 
+/// Work for a replica's writer thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One long-lived thread per replica applies that replica's commits, in
+/// commit order. (A new thread per commit made RocksDB draw the same skiplist
+/// heights for every memtable insert, because its per-thread random generator
+/// is seeded from a thread id that new threads reuse: inserts degraded to
+/// linear time and filling a bucket became quadratic.)
+struct ReplicaWriters {
+    senders: Vec<std::sync::mpsc::Sender<Job>>,
+}
+
+impl ReplicaWriters {
+    fn start(replicas: usize) -> Result<Self> {
+        let mut senders = Vec::with_capacity(replicas);
+        for z in 0..replicas {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name(format!("coffer-meta-az{}", z + 1))
+                .spawn(move || {
+                    // Ends when the engine drops the sender.
+                    for job in rx {
+                        job();
+                    }
+                })
+                .map_err(|e| EngineError::Metadata { op: "start metadata writer", message: e.to_string() })?;
+            senders.push(tx);
+        }
+        Ok(ReplicaWriters { senders })
+    }
+}
+
 pub struct Meta {
+    writers: ReplicaWriters,
     slots: RwLock<Vec<Slot>>,
     /// Serialises commits; holds the last committed sequence number.
     commit: Mutex<u64>,
@@ -98,16 +131,21 @@ fn shut_down() -> EngineError {
 
 impl Meta {
     /// Builds the replica set from databases opened at start-up (`None` = to be rebuilt).
-    pub fn new(dbs: Vec<Option<(DB, u64)>>) -> Meta {
+    pub fn new(dbs: Vec<Option<(DB, u64)>>) -> Result<Meta> {
         let max = dbs.iter().flatten().map(|(_, s)| *s).max().unwrap_or(0);
-        let slots = dbs
+        let slots: Vec<Slot> = dbs
             .into_iter()
             .map(|d| match d {
                 Some((db, seq)) => Slot { db: Some(Arc::new(db)), fresh: seq == max },
                 None => Slot { db: None, fresh: false },
             })
             .collect();
-        Meta { slots: RwLock::new(slots), commit: Mutex::new(max), last_seq: AtomicU64::new(max) }
+        Ok(Meta {
+            writers: ReplicaWriters::start(slots.len())?,
+            slots: RwLock::new(slots),
+            commit: Mutex::new(max),
+            last_seq: AtomicU64::new(max),
+        })
     }
 
     fn slots_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Slot>> {
@@ -171,23 +209,29 @@ impl Meta {
             return Err(EngineError::InsufficientZones { available: targets.len(), needed: WRITE_QUORUM });
         }
         let next = *seq + 1;
-        let results: Vec<(usize, Result<()>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|(z, db)| {
-                    let ops = &ops;
-                    let z = *z;
-                    scope.spawn(move || (z, apply(db, ops, next)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or((usize::MAX, Err(EngineError::Corrupt { what: "replica writer panicked".into() })))
-                })
-                .collect()
-        });
+        let ops = Arc::new(ops);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<()>)>();
+        let mut results: Vec<(usize, Result<()>)> = Vec::with_capacity(targets.len());
+        let mut sent = Vec::with_capacity(targets.len());
+        for (z, db) in &targets {
+            let (z, db, ops, done) = (*z, db.clone(), ops.clone(), done_tx.clone());
+            let job: Job = Box::new(move || {
+                let _ = done.send((z, apply(&db, &ops, next)));
+            });
+            match self.writers.senders.get(z).map(|s| s.send(job)) {
+                Some(Ok(())) => sent.push(z),
+                _ => results.push((z, Err(EngineError::Corrupt { what: "metadata writer thread is gone".into() }))),
+            }
+        }
+        drop(done_tx);
+        // Every job answers exactly once, unless its writer thread died.
+        let answered: Vec<(usize, Result<()>)> = done_rx.iter().collect();
+        for z in sent {
+            if !answered.iter().any(|(a, _)| *a == z) {
+                results.push((z, Err(EngineError::Corrupt { what: "metadata writer thread panicked".into() })));
+            }
+        }
+        results.extend(answered);
         let mut ok = 0;
         let mut last_err = None;
         for (z, r) in results {

@@ -111,7 +111,7 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
         }
     }
 
-    let meta = Meta::new(dbs);
+    let meta = Meta::new(dbs)?;
     for zone in &zones {
         if !meta.is_fresh(zone.index) {
             tracing::warn!(zone = zone.index, "metadata replica stale or missing; rebuilding from a fresh replica");
