@@ -224,14 +224,13 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     }
     let (start, end) = range.unwrap_or((0, info.size_bytes));
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(end - start));
-    if range.is_some() && (ctx.header("range").is_some() || part_number.is_some()) {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", start, end.saturating_sub(1), info.size_bytes))
-        {
+    // A range (or part) of a non-empty object is partial content; an empty
+    // part 1 of an empty object is the whole (empty) object.
+    if range.is_some() && end > start {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{}", start, end - 1, info.size_bytes)) {
             headers.insert(http::header::CONTENT_RANGE, v);
         }
-        if end > start || info.size_bytes > 0 {
-            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-        }
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     if head || end == start {
         return Ok(Some(response));
