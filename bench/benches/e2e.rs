@@ -24,9 +24,9 @@
 //! `$COFFER_BENCH_DIR/tmp/` (default `$HOME/.cache/coffer-bench/tmp/`),
 //! removed at the end. Bodies are random bytes generated before the timing.
 
+use bench::{runtime, scratch_dir};
 use std::cell::{Cell, OnceCell};
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,31 +71,9 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("build the tokio runtime")
-}
-
-/// Root of everything the bench writes; on the disk under test.
-fn bench_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("COFFER_BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-    home.join(".cache").join("coffer-bench")
-}
-
-fn scratch_dir() -> tempfile::TempDir {
-    let parent = bench_dir().join("tmp");
-    std::fs::create_dir_all(&parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
-    tempfile::Builder::new()
-        .prefix("e2e-")
-        .tempdir_in(&parent)
-        .unwrap_or_else(|e| panic!("temp dir in {}: {e}", parent.display()))
-}
-
 /// Starts the server in `rt` on random loopback ports, with the bench bucket.
 fn start(rt: &Runtime) -> Harness {
-    let dir = scratch_dir();
+    let dir = scratch_dir("e2e-");
     let args = ServerArgs {
         data_dir: Some(dir.path().to_path_buf()),
         listen: Some("127.0.0.1:0".parse().expect("loopback address")),
@@ -159,12 +137,7 @@ async fn put_many(s3: &Client, bucket: &str, keys: &[String], body: &Bytes) {
 }
 
 async fn delete(s3: &Client, bucket: &str, key: &str) {
-    s3.delete_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("delete {bucket}/{key}: {e:?}"));
+    s3.delete_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("delete {bucket}/{key}: {e:?}"));
 }
 
 async fn delete_many(s3: &Client, bucket: &str, keys: &[String]) {

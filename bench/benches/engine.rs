@@ -20,6 +20,7 @@
 //! objects (resumable if interrupted) and reused while its `COMPLETE` marker
 //! matches. The list bench always runs on a freshly opened engine.
 
+use bench::{bench_dir, runtime, scratch_dir};
 use std::cell::{Cell, OnceCell};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,35 +50,13 @@ const LIST_PAGE: usize = 1000;
 const LIST_PREFILL_BATCH: u64 = 10_000;
 const LIST_LAYOUT: &str = "coffer-bench list dataset v1: logs/d{:05}/obj-{:04}.json, 1000 keys per directory";
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("build the tokio runtime")
-}
-
-/// Root of everything the bench writes; on the disk under test.
-fn bench_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("COFFER_BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-    home.join(".cache").join("coffer-bench")
-}
-
-fn scratch_dir() -> tempfile::TempDir {
-    let parent = bench_dir().join("tmp");
-    std::fs::create_dir_all(&parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
-    tempfile::Builder::new()
-        .prefix("engine-")
-        .tempdir_in(&parent)
-        .unwrap_or_else(|e| panic!("temp dir in {}: {e}", parent.display()))
-}
-
 async fn open_engine(dir: &std::path::Path) -> Engine {
     Engine::open(EngineConfig::new(dir)).await.unwrap_or_else(|e| panic!("open engine in {}: {e}", dir.display()))
 }
 
 /// An engine in a fresh temporary directory, with the bench bucket.
 fn scratch_engine(rt: &Runtime) -> (tempfile::TempDir, Engine) {
-    let dir = scratch_dir();
+    let dir = scratch_dir("engine-");
     let engine = rt.block_on(async {
         let engine = open_engine(dir.path()).await;
         engine.create_bucket(BUCKET, Vec::new()).await.unwrap_or_else(|e| panic!("create bucket: {e}"));
