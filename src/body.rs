@@ -289,6 +289,21 @@ impl VerifiedBody {
         self.summary.clone()
     }
 
+    /// The additional checksum the body is verified (or computed) with, known
+    /// before any data is read.
+    pub fn checksum_algorithm(&self) -> Option<ChecksumAlgorithm> {
+        self.checksum.as_ref().map(|plan| plan.algorithm)
+    }
+
+    /// Computes `algorithm` over the body when the request declared no
+    /// checksum of its own; the summary then carries the value. Call before
+    /// reading.
+    pub fn compute_checksum(&mut self, algorithm: ChecksumAlgorithm) {
+        if self.checksum.is_none() {
+            self.checksum = Some(ChecksumPlan { algorithm, hasher: algorithm.hasher(), expected: Expected::Compute });
+        }
+    }
+
     /// Decoded bytes passed on so far.
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes

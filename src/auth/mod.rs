@@ -510,30 +510,16 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
 
 /// Formats a time as `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format_utc(t, time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
 }
 
 /// Formats a time as AWS shows it in errors: `2013-05-24T00:00:00Z`.
 pub fn format_iso8601(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format_utc(t, time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
+}
+
+fn format_utc(t: SystemTime, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    time::OffsetDateTime::from(t).format(format).expect("invariant: a UTC time formats with a fixed description")
 }
 
 fn abs_diff(a: SystemTime, b: SystemTime) -> Duration {

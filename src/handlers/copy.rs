@@ -64,8 +64,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         Some("REPLACE") => true,
         Some(_) => return Err(ApiError::invalid_argument("Unknown metadata directive.")),
     };
-    ctx.state.engine.get_bucket(ctx.bucket()).await?;
-    let (src_info, reader) = engine.read_object(&src_bucket, &src_key, None).await?;
+    let (src_info, mut reader) = engine.read_object(&src_bucket, &src_key, None).await?;
     check_copy_source_conditions(ctx, &src_info)?;
     let src_attrs = ObjectAttrs::decode(&src_info.attrs)?;
     let same_object = src_bucket == ctx.bucket() && src_key == ctx.key();
@@ -89,7 +88,6 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     let mut checksummer = checksum_alg.map(|alg| alg.hasher());
     let mut md5 = md5::Md5::new();
     let mut writer = engine.object_writer(ctx.bucket(), ctx.key()).await?;
-    let mut reader = reader;
     while let Some(chunk) = reader.next().await {
         let chunk = chunk?;
         md5.update(&chunk);

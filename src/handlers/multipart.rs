@@ -92,16 +92,6 @@ pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<
     Ok(response)
 }
 
-/// The checksum algorithm a part request declares, if any.
-fn declared_algorithm(ctx: &RequestContext<'_>) -> Option<ChecksumAlgorithm> {
-    let headers = &ctx.parts.headers;
-    headers
-        .keys()
-        .find_map(|k| ChecksumAlgorithm::from_header_name(k.as_str()))
-        .or_else(|| ctx.header("x-amz-trailer").and_then(ChecksumAlgorithm::from_header_name))
-        .or_else(|| ctx.header("x-amz-sdk-checksum-algorithm").and_then(ChecksumAlgorithm::from_name))
-}
-
 fn checksum_mismatch(expected: ChecksumAlgorithm, actual: ChecksumAlgorithm) -> ApiError {
     ApiError::invalid_request(format!(
         "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
@@ -115,33 +105,23 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
     super::object::require_content_length(&ctx.parts.headers)?;
     let upload = ctx.state.engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
-    let expected = upload_attrs.checksum.map(|(alg, _)| alg);
-    let declared = declared_algorithm(ctx);
-    if let (Some(e), Some(d)) = (expected, declared) {
-        if e != d {
-            return Err(checksum_mismatch(e, d));
+    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
+    // A part of an upload with a checksum algorithm carries that checksum;
+    // when the client sent none, the server computes it.
+    if let Some((expected, _)) = upload_attrs.checksum {
+        match stream.checksum_algorithm() {
+            Some(declared) if declared != expected => return Err(checksum_mismatch(expected, declared)),
+            Some(_) => {}
+            None => stream.compute_checksum(expected),
         }
     }
-    // When the upload has an algorithm the client did not send, the server computes it.
-    let mut own = match (expected, declared) {
-        (Some(alg), None) => Some(alg.hasher()),
-        _ => None,
-    };
-    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
     let mut writer = ctx.state.engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if let Some(h) = own.as_mut() {
-            h.update(&chunk);
-        }
-        writer.write(chunk).await?;
+        writer.write(chunk?).await?;
     }
     let summary =
         stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
-    let checksum = match own {
-        Some(h) => Some((h.algorithm(), h.finalize_base64())),
-        None => summary.checksum.clone(),
-    };
+    let checksum = summary.checksum.clone();
     let etag = md5_etag(&summary.md5);
     let attrs = PartAttrs { v: ATTRS_VERSION, checksum: checksum.clone() };
     let encoded = serde_json::to_vec(&attrs).map_err(ApiError::internal)?;

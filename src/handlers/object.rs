@@ -80,12 +80,10 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     require_content_length(&ctx.parts.headers)?;
     let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
     let cond = put_condition(ctx)?;
-    // The bucket must exist before any data is read.
-    ctx.state.engine.get_bucket(ctx.bucket()).await?;
     precheck_condition(ctx, &cond).await?;
-
-    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
+    // Opening the writer checks that the bucket exists, before any data is read.
     let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
     while let Some(chunk) = stream.next().await {
         writer.write(chunk?).await?;
     }
