@@ -30,9 +30,13 @@ pub const CF_REFS: &str = "refs";
 pub const CF_GC: &str = "gc";
 /// Engine bookkeeping: `SYS_COMMIT_SEQ` → u64 BE.
 pub const CF_SYS: &str = "sys";
+/// The server's system namespace (identities and other server state that is
+/// neither bucket nor object): `system_key(name)` → version byte + opaque value.
+pub const CF_SYSTEM: &str = "system";
 
 /// Every column family the engine uses.
-pub const ALL_CFS: [&str; 8] = [CF_BUCKETS, CF_OBJECTS, CF_UPLOADS, CF_PARTS, CF_INLINE, CF_REFS, CF_GC, CF_SYS];
+pub const ALL_CFS: [&str; 9] =
+    [CF_BUCKETS, CF_OBJECTS, CF_UPLOADS, CF_PARTS, CF_INLINE, CF_REFS, CF_GC, CF_SYS, CF_SYSTEM];
 
 /// Key in `CF_SYS` of the commit sequence number of a replica.
 pub const SYS_COMMIT_SEQ: &[u8] = b"commit_seq";
@@ -196,6 +200,17 @@ pub fn decode_part_key(k: &[u8]) -> Result<(String, u32)> {
     let (id, rest) = take_string(k)?;
     let n: [u8; 4] = rest.try_into().map_err(|_| corrupt("bad part number"))?;
     Ok((id, u32::from_be_bytes(n)))
+}
+
+/// Key of a system-namespace entry in `CF_SYSTEM`: the name's UTF-8 bytes as
+/// they are. Names are plain strings chosen by the server (no NUL), so byte
+/// order is name order and a name prefix is a key prefix.
+pub fn system_key(name: &str) -> Vec<u8> {
+    name.as_bytes().to_vec()
+}
+
+pub fn decode_system_key(k: &[u8]) -> Result<String> {
+    String::from_utf8(k.to_vec()).map_err(|_| corrupt("system key is not UTF-8"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! availability-zone directories, with its metadata in RocksDB replicated to
 //! each zone.
 //!
-//! What it owns: buckets, objects, multipart uploads and parts, their bytes
+//! What it owns: buckets, objects, multipart uploads and parts, a small
+//! system key-value namespace for server state (`system_get`/`system_put`/…), their bytes
 //! (inline in the metadata store when small, otherwise Reed-Solomon shard
 //! files spread over the zones), healing, scrubbing and garbage collection.
 //!
@@ -36,6 +37,7 @@ mod open;
 mod reader;
 mod records;
 mod shard_file;
+mod system;
 mod types;
 mod writer;
 mod zones;
@@ -43,6 +45,7 @@ mod zones;
 pub use engine::{Engine, EngineStats, ZoneStats};
 pub use error::*;
 pub use reader::ObjectReader;
+pub use system::MAX_SYSTEM_KEY_BYTES;
 pub use types::*;
 pub use writer::{ObjectWriter, PartWriter};
 pub use zones::{InjectedFault, ZoneState};

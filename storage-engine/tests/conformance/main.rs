@@ -7,3 +7,4 @@ mod faults;
 mod listing;
 mod multipart;
 mod objects;
+mod system;
