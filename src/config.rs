@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the S3 server.
     Server(ServerArgs),
+    /// Administer a running server (users, access keys, policies, groups).
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 #[derive(Debug, Args)]

@@ -9,8 +9,12 @@
 //! span, timeouts) → `router` (operation, bucket, key) → `auth`
 //! (SigV4 header, presigned query, or anonymous) → `handlers` (one
 //! `handle_<op>` each; bodies streamed through `body`'s verifier) →
-//! `response` (XML, and the one place that writes `<Error>`).
+//! `response` (XML, and the one place that writes `<Error>`). IAM query
+//! requests (signed for service `iam`) go from `server` to `iam::api`;
+//! `iam` also owns the identities every request is authenticated against.
+//! `admin_cli` is the `coffer admin` client.
 
+pub mod admin_cli;
 pub mod auth;
 pub mod body;
 pub mod checksum;
@@ -18,6 +22,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod handlers;
+pub mod iam;
 pub mod response;
 pub mod router;
 pub mod server;

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::ApiError;
 use crate::handlers::{self, RequestContext};
+use crate::iam::{self, IamAuthorizer, Identities};
 use crate::response::{self, Body};
 use crate::router::{parse_query, Route};
 use storage_engine::Engine;
@@ -35,19 +36,22 @@ pub struct Owner {
 pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Engine,
-    pub credentials: Credentials,
+    /// Root, users and their keys: the credential store of every request.
+    pub identities: Identities,
+    /// Who may call the IAM API (default: root only).
+    pub iam_authorizer: Arc<dyn IamAuthorizer>,
     pub owner: Owner,
     ready: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, engine: Engine, credentials: Credentials) -> Self {
-        use sha2::Digest;
-        let id = hex::encode(sha2::Sha256::digest(b"coffer-account:root"));
+    pub fn new(config: Arc<Config>, engine: Engine, identities: Identities) -> Self {
+        let id = identities.account_canonical_id().to_string();
         AppState {
             config,
             engine,
-            credentials,
+            identities,
+            iam_authorizer: Arc::new(iam::RootOnly),
             owner: Owner { id, display_name: "root".into() },
             ready: AtomicBool::new(false),
         }
@@ -73,7 +77,7 @@ pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Re
         let head = req.method() == Method::HEAD;
         let resource = req.uri().path().to_string();
         let started = std::time::Instant::now();
-        let (op, result) = dispatch(&state, req).await;
+        let (op, result) = dispatch(&state, req, &request_id).await;
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
@@ -103,8 +107,22 @@ pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Re
     .await
 }
 
-async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Result<Response<Body>, ApiError>) {
+async fn dispatch(
+    state: &AppState,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
+    if iam::api::is_iam_request(&parts) {
+        let svc = iam::api::IamService {
+            identities: &state.identities,
+            authorizer: state.iam_authorizer.as_ref(),
+            region: &state.config.region,
+            body_timeout: Duration::from_millis(state.config.body_idle_timeout_ms),
+        };
+        let (op, response) = iam::api::handle(&svc, &parts, body, request_id).await;
+        return (op, Ok(response));
+    }
     let query = parse_query(parts.uri.query());
     let route =
         match Route::resolve(&parts.method, parts.uri.path(), &query, &parts.headers, state.config.domain.as_deref()) {
@@ -112,7 +130,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Re
             Err(err) => return ("Unknown", Err(err)),
         };
     let op = route.endpoint.name();
-    let authenticated = match auth::authenticate(&parts, &state.credentials, &state.config.region, SystemTime::now()) {
+    let authenticated = match auth::authenticate(&parts, &state.identities, &state.config.region, SystemTime::now()) {
         Ok(a) => a,
         Err(err) => return (op, Err(err)),
     };
@@ -210,12 +228,22 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds both listeners and starts serving; in-process users (benchmarks)
     /// get the addresses back and stop the server with [`RunningServer::shutdown`].
+    /// Identities are loaded from the engine, with `credentials` as the root user.
     pub async fn start(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<Self> {
+        let identities = Identities::load(&config, engine.clone(), credentials).await?;
+        Self::start_with_identities(config, engine, identities).await
+    }
+
+    pub async fn start_with_identities(
+        config: Arc<Config>,
+        engine: Engine,
+        identities: Identities,
+    ) -> std::io::Result<Self> {
         let s3 = TcpListener::bind(config.listen).await?;
         let admin = TcpListener::bind(config.admin_listen).await?;
         let s3_addr: SocketAddr = s3.local_addr()?;
         let admin_addr: SocketAddr = admin.local_addr()?;
-        let state = Arc::new(AppState::new(config, engine.clone(), credentials));
+        let state = Arc::new(AppState::new(config, engine.clone(), identities));
         let (stop, rx) = tokio::sync::watch::channel(false);
         let tasks = vec![
             tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone())),

@@ -20,12 +20,17 @@ pub struct XmlWriter {
 impl XmlWriter {
     /// Starts a document whose root element carries the S3 namespace.
     pub fn new(root: &'static str) -> Self {
+        Self::with_namespace(root, S3_XMLNS)
+    }
+
+    /// Starts a document whose root element carries namespace `xmlns` (e.g. IAM's).
+    pub fn with_namespace(root: &'static str, xmlns: &str) -> Self {
         let mut out = String::with_capacity(512);
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         out.push('<');
         out.push_str(root);
         out.push_str(" xmlns=\"");
-        out.push_str(S3_XMLNS);
+        out.push_str(xmlns);
         out.push_str("\">");
         XmlWriter { out, stack: vec![root] }
     }

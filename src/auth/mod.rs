@@ -28,6 +28,8 @@ use crate::error::{ApiError, S3ErrorCode};
 
 /// The service name S3 requests are signed for.
 pub const S3_SERVICE: &str = "s3";
+/// The service name IAM query requests are signed for.
+pub const IAM_SERVICE: &str = "iam";
 /// The largest clock difference accepted between client and server.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
@@ -197,13 +199,48 @@ pub fn authenticate_for_services(
             .with_extra("ArgumentValue", String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
         let header = parse_authorization_header(value.as_bytes())?;
-        let signed = header_request(parts, header, region, services, now)?;
+        let signed = header_request(parts, header, region, services, now, None)?;
         return verify(parts, store, signed);
     }
     if has_param(b"Signature") && has_param(b"AWSAccessKeyId") {
         return Err(unsupported_mechanism());
     }
     Ok(Authenticated { principal: Principal::Anonymous, payload: anonymous_payload(&parts.headers)? })
+}
+
+/// Authenticates an IAM query request (service `iam`) whose whole body is
+/// `body`. AWS SDKs sign IAM without `x-amz-content-sha256`: the body's
+/// SHA-256 is then the payload hash. A declared hash must match the body.
+/// The credential scope may name any of `regions` (clients sign IAM for
+/// `us-east-1` whatever the endpoint's region is).
+pub fn authenticate_iam(
+    parts: &http::request::Parts,
+    body: &[u8],
+    store: &dyn CredentialStore,
+    regions: &[&str],
+    now: SystemTime,
+) -> Result<Authenticated, ApiError> {
+    use sha2::Digest;
+    let body_hash = hex::encode(sha2::Sha256::digest(body));
+    let fallback_region = regions.first().copied().unwrap_or("us-east-1");
+    let authenticated = match parts.headers.get(http::header::AUTHORIZATION) {
+        Some(value) if !parts.uri.query().unwrap_or("").contains("X-Amz-Algorithm") => {
+            let header = parse_authorization_header(value.as_bytes())?;
+            let region = regions.iter().copied().find(|r| *r == header.credential.region).unwrap_or(fallback_region);
+            let signed = header_request(parts, header, region, &[IAM_SERVICE], now, Some(&body_hash))?;
+            verify(parts, store, signed)?
+        }
+        _ => authenticate_for_services(parts, store, fallback_region, &[IAM_SERVICE], now)?,
+    };
+    if let PayloadMode::Sha256(declared) = &authenticated.payload {
+        if hex::encode(declared) != body_hash {
+            return Err(ApiError::new(
+                S3ErrorCode::XAmzContentSHA256Mismatch,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+    }
+    Ok(authenticated)
 }
 
 fn unsupported_mechanism() -> ApiError {
@@ -387,6 +424,7 @@ fn header_request(
     region: &str,
     services: &[&str],
     now: SystemTime,
+    default_payload_hash: Option<&str>,
 ) -> Result<SignedRequest, ApiError> {
     let credential = header.credential;
     check_scope(&credential, region, services).map_err(|detail| {
@@ -426,9 +464,10 @@ fn header_request(
         )
         .with_extra("HeadersNotSigned", not_signed.join(", ")));
     }
-    let payload_hash = match parts.headers.get("x-amz-content-sha256") {
-        Some(v) => v.to_str().map_err(|_| bad_content_sha256())?.trim().to_owned(),
-        None => {
+    let payload_hash = match (parts.headers.get("x-amz-content-sha256"), default_payload_hash) {
+        (Some(v), _) => v.to_str().map_err(|_| bad_content_sha256())?.trim().to_owned(),
+        (None, Some(hash)) => hash.to_owned(),
+        (None, None) => {
             return Err(ApiError::new(
                 S3ErrorCode::InvalidRequest,
                 "Missing required header for this request: x-amz-content-sha256",

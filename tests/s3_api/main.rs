@@ -30,6 +30,9 @@
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
+//! - `iam`: users, access keys, policies and groups through the IAM query API
+//!   (awscli, raw signed requests, `coffer admin`); keys stop at once when
+//!   disabled or deleted; identities survive restarts; secrets sealed at rest.
 //! - `lifecycle`: health endpoints, SIGTERM exit code, restart, losing an AZ
 //!   directory.
 
@@ -39,6 +42,7 @@ mod buckets;
 mod checksums;
 mod copy;
 mod errors;
+mod iam;
 mod lifecycle;
 mod listing;
 mod multipart;

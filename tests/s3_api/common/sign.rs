@@ -120,3 +120,35 @@ pub fn presign(
 pub fn signing_key(creds: &Creds, time: SystemTime) -> Vec<u8> {
     v4::generate_signing_key(&creds.secret_key, time, &creds.region, "s3").as_ref().to_vec()
 }
+
+/// Signs an IAM query request in place as AWS SDKs do: service `iam`,
+/// payload hash = SHA-256 of `body`, no `x-amz-content-sha256` header.
+pub fn sign_iam(req: &mut http::Request<bytes::Bytes>, creds: &Creds, time: SystemTime) {
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+    let identity = Credentials::new(&creds.access_key, &creds.secret_key, None, None, "coffer-e2e").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&creds.region)
+        .name("iam")
+        .time(time)
+        .settings(settings)
+        .build()
+        .expect("signing params")
+        .into();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().expect("ASCII header").to_string()))
+        .collect();
+    let body = req.body().clone();
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        req.uri().to_string(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .expect("signable request");
+    let (instructions, _signature) = sign(signable, &params).expect("sign").into_parts();
+    instructions.apply_to_request_http1x(req);
+}

@@ -1,0 +1,120 @@
+//! Identities: the root user, IAM users with access keys, inline user and
+//! group policies, and the subset of the AWS IAM query API that manages them.
+//!
+//! Owns: the identity records (kept in the engine's replicated system
+//! namespace, cached in memory, written through before any API answer), the
+//! encryption of secrets at rest (`secrets`), lookup of the secret and the
+//! identity behind an access key for authentication, and the IAM query
+//! protocol (`api`).
+//!
+//! It does not evaluate policies: it stores their JSON and hands it out with
+//! the [`Identity`]; who may call the IAM API is decided by an
+//! [`IamAuthorizer`] given by the server.
+//!
+//! Invariants: a secret is never logged, printed by `Debug`, or stored in
+//! plaintext under the zone directories; an inactive or deleted key stops
+//! authenticating as soon as the API call that changed it has answered.
+
+pub mod actions;
+pub mod api;
+pub mod error;
+mod groups;
+pub mod model;
+pub mod secrets;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use error::IamError;
+pub use store::Identities;
+
+/// Who is behind an access key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityKind {
+    Root,
+    User { user_name: String, user_id: String, arn: String },
+}
+
+/// Where an identity's policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// An inline policy of the user.
+    User,
+    /// An inline policy of a group the user belongs to.
+    Group(String),
+}
+
+/// One identity-based policy, as the JSON text it was stored with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    pub name: String,
+    pub source: PolicySource,
+    pub document: Arc<str>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub kind: IdentityKind,
+    pub account_id: String,
+    /// The account's canonical id (everything Coffer stores is owned by the one account).
+    pub canonical_id: String,
+    pub display_name: String,
+    /// The user's inline policies, then those of its groups (empty for root).
+    pub policies: Vec<IdentityPolicy>,
+}
+
+impl Identity {
+    pub fn is_root(&self) -> bool {
+        self.kind == IdentityKind::Root
+    }
+
+    /// `arn:aws:iam::<account>:root` or the user's ARN.
+    pub fn arn(&self) -> String {
+        match &self.kind {
+            IdentityKind::Root => format!("arn:aws:iam::{}:root", self.account_id),
+            IdentityKind::User { arn, .. } => arn.clone(),
+        }
+    }
+}
+
+/// Decides whether a caller may perform an IAM action (`iam:CreateUser`) on a
+/// resource ARN. The server plugs in policy evaluation here.
+pub trait IamAuthorizer: Send + Sync {
+    fn allowed(&self, caller: &Identity, action: &str, resource_arn: &str) -> bool;
+}
+
+/// The default: root may do everything, users nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RootOnly;
+
+impl IamAuthorizer for RootOnly {
+    fn allowed(&self, caller: &Identity, _action: &str, _resource_arn: &str) -> bool {
+        caller.is_root()
+    }
+}
+
+/// Checks an identity policy document before it is stored. For now: it must
+/// be a JSON object. (The policy crate's validator plugs in here.)
+pub fn validate_identity_policy(json: &str) -> Result<(), String> {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err("Syntax errors in policy: the document must be a JSON object.".into()),
+        Err(e) => Err(format!("Syntax errors in policy: {e}")),
+    }
+}
+
+/// The account id: 12 decimal digits derived from the account's name.
+pub fn account_id_for(account: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("coffer-account:{account}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("{:012}", u64::from_be_bytes(first) % 1_000_000_000_000)
+}
+
+/// The account's canonical id: hex SHA-256 of `coffer-account:<account>`.
+pub fn canonical_id_for(account: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("coffer-account:{account}").as_bytes()))
+}
