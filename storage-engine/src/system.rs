@@ -19,7 +19,10 @@ pub const MAX_SYSTEM_KEY_BYTES: usize = 1024;
 
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > MAX_SYSTEM_KEY_BYTES || name.contains('\0') {
-        return Err(EngineError::Corrupt { what: format!("system key name of {} bytes is not valid", name.len()) });
+        return Err(EngineError::Metadata {
+            op: "system key",
+            message: format!("a system key name of {} bytes is empty, too long or contains NUL", name.len()),
+        });
     }
     Ok(())
 }
