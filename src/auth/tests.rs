@@ -555,3 +555,27 @@ proptest! {
         let _ = canonical::canonical_uri(&query);
     }
 }
+
+#[test]
+fn iam_requests_check_body_hash_region_and_service() {
+    let body = b"Action=ListUsers&Version=2010-05-08";
+    let hash = canonical::sha256_hex(body);
+    let headers = [("host", "iam.amazonaws.com"), ("x-amz-date", AMZ_DATE), ("x-amz-content-sha256", hash.as_str())];
+    let regions = ["eu-west-1", "us-east-1"];
+    for region in regions {
+        let p = signed_parts("POST", "/", &headers, region, IAM_SERVICE, AMZ_DATE);
+        expect_key(authenticate_iam(&p, body, &Store, &regions, t0()));
+    }
+    let p = signed_parts("POST", "/", &headers, "us-east-1", IAM_SERVICE, AMZ_DATE);
+    let err = authenticate_iam(&p, b"Action=DeleteUser", &Store, &regions, t0()).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::XAmzContentSHA256Mismatch);
+    let p = signed_parts("POST", "/", &headers, "ap-south-1", IAM_SERVICE, AMZ_DATE);
+    let err = authenticate_iam(&p, body, &Store, &regions, t0()).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
+    let p = signed_parts("POST", "/", &headers, "us-east-1", S3_SERVICE, AMZ_DATE);
+    let err = authenticate_iam(&p, body, &Store, &regions, t0()).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
+    // S3 requests still need x-amz-content-sha256.
+    let p = signed_parts("GET", "/", &headers[..2], "us-east-1", S3_SERVICE, AMZ_DATE);
+    assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::InvalidRequest);
+}

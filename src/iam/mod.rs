@@ -118,3 +118,39 @@ pub fn canonical_id_for(account: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(format!("coffer-account:{account}").as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_and_default_authorizer() {
+        let id = account_id_for("root");
+        assert_eq!(id.len(), 12);
+        assert!(id.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(id, account_id_for("root"), "deterministic");
+        assert_eq!(canonical_id_for("root").len(), 64);
+        let root = Identity {
+            kind: IdentityKind::Root,
+            account_id: id.clone(),
+            canonical_id: canonical_id_for("root"),
+            display_name: "root".into(),
+            policies: vec![],
+        };
+        assert_eq!(root.arn(), format!("arn:aws:iam::{id}:root"));
+        let user = Identity {
+            kind: IdentityKind::User { user_name: "u".into(), user_id: "AIDA".into(), arn: "arn:u".into() },
+            ..root.clone()
+        };
+        assert!(RootOnly.allowed(&root, "iam:CreateUser", "arn:x"));
+        assert!(!RootOnly.allowed(&user, "iam:CreateUser", "arn:x"));
+        assert_eq!(user.arn(), "arn:u");
+    }
+
+    #[test]
+    fn policy_documents_must_be_json_objects() {
+        assert!(validate_identity_policy(r#"{"Version":"2012-10-17","Statement":[]}"#).is_ok());
+        assert!(validate_identity_policy("[1]").is_err());
+        assert!(validate_identity_policy("{nope").unwrap_err().starts_with("Syntax errors in policy"));
+    }
+}
