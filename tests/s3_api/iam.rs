@@ -292,9 +292,16 @@ async fn raw_iam_protocol_and_errors() {
     let unknown_key = iam_raw(&server, Some(&Creds::with_access_key("AKIANOSUCHKEY0000000")), "Action=ListUsers").await;
     assert_iam_error(&unknown_key, 403, "InvalidClientTokenId");
 
-    // Two keys at most.
-    create_key_raw(&server, "bob").await;
-    let (key_id, secret) = create_key_raw(&server, "bob").await;
+    // Two keys at most, also when four requests race.
+    let racing = (0..4).map(|_| iam_raw(&server, Some(&r), "Action=CreateAccessKey&UserName=bob"));
+    let results = futures::future::join_all(racing).await;
+    let created: Vec<&RawResponse> = results.iter().filter(|x| x.status == 200).collect();
+    assert_eq!(created.len(), 2, "exactly two keys created");
+    for refused in results.iter().filter(|x| x.status != 200) {
+        assert_iam_error(refused, 409, "LimitExceeded");
+    }
+    let key_id = xml_text(&created[0].text(), "AccessKeyId").expect("key id");
+    let secret = xml_text(&created[0].text(), "SecretAccessKey").expect("secret");
     let third = iam_raw(&server, Some(&r), "Action=CreateAccessKey&UserName=bob").await;
     assert_iam_error(&third, 409, "LimitExceeded");
 
