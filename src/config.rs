@@ -53,6 +53,11 @@ pub struct ServerArgs {
     /// Log filter (tracing env-filter syntax), e.g. `info` or `coffer=debug`.
     #[arg(long, env = "COFFER_LOG", default_value = "info")]
     pub log: String,
+    /// Addresses or CIDR ranges of reverse proxies (e.g. nginx) whose
+    /// `X-Forwarded-For`/`X-Forwarded-Proto` headers are believed. Repeatable;
+    /// the environment variable takes a comma-separated list.
+    #[arg(long = "trusted-proxy", env = "COFFER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
     #[arg(long, hide = true)]
     pub test_min_part_size_bytes: Option<u64>,
@@ -74,6 +79,7 @@ impl Default for ServerArgs {
             region: None,
             domain: None,
             log: "info".into(),
+            trusted_proxies: Vec::new(),
             test_min_part_size_bytes: None,
             root_access_key: None,
             root_secret_key: None,
@@ -93,6 +99,23 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    account_public_access_block: Option<FilePublicAccessBlock>,
+}
+
+/// `[account_public_access_block]`: the server-wide (account-level) Block
+/// Public Access settings; absent fields are off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePublicAccessBlock {
+    #[serde(default)]
+    block_public_acls: bool,
+    #[serde(default)]
+    ignore_public_acls: bool,
+    #[serde(default)]
+    block_public_policy: bool,
+    #[serde(default)]
+    restrict_public_buckets: bool,
 }
 
 /// Validated server configuration.
@@ -113,6 +136,21 @@ pub struct Config {
     pub min_part_size_bytes: u64,
     /// Root credentials given by the operator; generated and stored when absent.
     pub root_credentials: Option<(String, SecretString)>,
+    /// Peers whose forwarding headers give the client address and scheme.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Account-level Block Public Access, combined with each bucket's setting.
+    pub account_public_access_block: policy::PublicAccessBlock,
+}
+
+/// Parses a trusted proxy: an address (`127.0.0.1`, `::1`) or a CIDR range.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ConfigError::Invalid {
+            field: "trusted_proxies",
+            message: format!("{text:?} is not an IP address or CIDR range"),
+        })
 }
 
 /// A secret that never appears in `Debug` output.
@@ -154,6 +192,14 @@ impl Config {
                 return Err(ConfigError::Invalid { field: "domain", message: format!("{d:?} is not a host name") });
             }
         }
+        let proxies = if args.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            args.trusted_proxies.clone()
+        };
+        let trusted_proxies =
+            proxies.iter().filter(|p| !p.trim().is_empty()).map(|p| parse_proxy(p)).collect::<Result<Vec<_>, _>>()?;
+        let account_bpa = file.account_public_access_block.unwrap_or_default();
         let config = Config {
             data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data")),
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000))),
@@ -176,6 +222,13 @@ impl Config {
                         message: "COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY must be set together".into(),
                     })
                 }
+            },
+            trusted_proxies,
+            account_public_access_block: policy::PublicAccessBlock {
+                block_public_acls: account_bpa.block_public_acls,
+                ignore_public_acls: account_bpa.ignore_public_acls,
+                block_public_policy: account_bpa.block_public_policy,
+                restrict_public_buckets: account_bpa.restrict_public_buckets,
             },
         };
         if let Some((ak, sk)) = &config.root_credentials {
@@ -234,6 +287,25 @@ mod tests {
         assert_eq!(config.region, "eu-west-1");
         assert_eq!(config.listen.to_string(), "127.0.0.1:9200");
         assert_eq!(config.domain.as_deref(), Some("s3.example.com"));
+    }
+
+    #[test]
+    fn trusted_proxies_and_account_public_access_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n[account_public_access_block]\nblock_public_policy = true\n",
+        )
+        .expect("write");
+        let config = Config::from_args(&ServerArgs { config: Some(path.clone()), ..Default::default() }).expect("valid");
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(config.trusted_proxies[1].contains(&"10.1.2.3".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(config.account_public_access_block.block_public_policy);
+        assert!(!config.account_public_access_block.block_public_acls);
+        let args = ServerArgs { config: Some(path), trusted_proxies: vec!["nginx".into()], ..Default::default() };
+        let err = Config::from_args(&args).expect_err("invalid");
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -58,6 +58,17 @@ pub enum S3ErrorCode {
     UnexpectedContent,
     InvalidLocationConstraint,
     InvalidPartNumber,
+    AccessControlListNotSupported,
+    InvalidBucketAclWithObjectOwnership,
+    MalformedACLError,
+    MalformedPolicy,
+    NoSuchBucketPolicy,
+    NoSuchPublicAccessBlockConfiguration,
+    OwnershipControlsNotFoundError,
+    UnresolvableGrantByEmailAddress,
+    InvalidTag,
+    NoSuchTagSet,
+    BadRequest,
 }
 
 impl S3ErrorCode {
@@ -111,6 +122,17 @@ impl S3ErrorCode {
             UnexpectedContent => S::BAD_REQUEST,
             InvalidLocationConstraint => S::BAD_REQUEST,
             InvalidPartNumber => S::RANGE_NOT_SATISFIABLE,
+            AccessControlListNotSupported => S::BAD_REQUEST,
+            InvalidBucketAclWithObjectOwnership => S::BAD_REQUEST,
+            MalformedACLError => S::BAD_REQUEST,
+            MalformedPolicy => S::BAD_REQUEST,
+            NoSuchBucketPolicy => S::NOT_FOUND,
+            NoSuchPublicAccessBlockConfiguration => S::NOT_FOUND,
+            OwnershipControlsNotFoundError => S::NOT_FOUND,
+            UnresolvableGrantByEmailAddress => S::BAD_REQUEST,
+            InvalidTag => S::BAD_REQUEST,
+            NoSuchTagSet => S::NOT_FOUND,
+            BadRequest => S::BAD_REQUEST,
         }
     }
 
@@ -163,6 +185,17 @@ impl S3ErrorCode {
             UnexpectedContent => "UnexpectedContent",
             InvalidLocationConstraint => "InvalidLocationConstraint",
             InvalidPartNumber => "InvalidPartNumber",
+            AccessControlListNotSupported => "AccessControlListNotSupported",
+            InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
+            MalformedACLError => "MalformedACLError",
+            MalformedPolicy => "MalformedPolicy",
+            NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
+            OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
+            UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
+            InvalidTag => "InvalidTag",
+            NoSuchTagSet => "NoSuchTagSet",
+            BadRequest => "BadRequest",
         }
     }
 }

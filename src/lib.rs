@@ -9,11 +9,14 @@
 //! span, timeouts) → `router` (operation, bucket, key) → `auth`
 //! (SigV4 header, presigned query, or anonymous) → `handlers` (one
 //! `handle_<op>` each; bodies streamed through `body`'s verifier) →
-//! `response` (XML, and the one place that writes `<Error>`). IAM query
-//! requests (signed for service `iam`) go from `server` to `iam::api`;
-//! `iam` also owns the identities every request is authenticated against.
-//! `admin_cli` is the `coffer admin` client.
+//! `response` (XML, and the one place that writes `<Error>`). Between
+//! authentication and the handler, `access` decides whether the caller may
+//! do what the request asks (the decision itself is the `policy` crate's).
+//! IAM query requests (signed for service `iam`) go from `server` to
+//! `iam::api`; `iam` also owns the identities every request is authenticated
+//! against. `admin_cli` is the `coffer admin` client.
 
+pub mod access;
 pub mod admin_cli;
 pub mod auth;
 pub mod body;

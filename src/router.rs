@@ -33,6 +33,26 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
     /// A known S3 operation Coffer does not implement yet (answered with NotImplemented).
     Unsupported(&'static str),
 }
@@ -62,6 +82,26 @@ impl Endpoint {
             Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
             Endpoint::ListParts => "ListParts",
+            Endpoint::GetBucketPolicy => "GetBucketPolicy",
+            Endpoint::PutBucketPolicy => "PutBucketPolicy",
+            Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Endpoint::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::PutBucketAcl => "PutBucketAcl",
+            Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Endpoint::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            Endpoint::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
+            Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
+            Endpoint::DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectAcl => "PutObjectAcl",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::PutBucketTagging => "PutBucketTagging",
+            Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::Unsupported(name) => name,
         }
     }
@@ -80,7 +120,6 @@ pub struct Route {
 /// wrong answer from the plain bucket operation.
 const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("accelerate", "BucketAccelerateConfiguration"),
-    ("acl", "BucketAcl"),
     ("analytics", "BucketAnalyticsConfiguration"),
     ("cors", "BucketCors"),
     ("encryption", "BucketEncryption"),
@@ -92,25 +131,18 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("metrics", "BucketMetricsConfiguration"),
     ("notification", "BucketNotificationConfiguration"),
     ("object-lock", "ObjectLockConfiguration"),
-    ("ownershipControls", "BucketOwnershipControls"),
-    ("policy", "BucketPolicy"),
-    ("policyStatus", "BucketPolicyStatus"),
-    ("publicAccessBlock", "PublicAccessBlock"),
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
-    ("tagging", "BucketTagging"),
     ("versions", "ListObjectVersions"),
     ("website", "BucketWebsite"),
 ];
 
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "ObjectAcl"),
     ("attributes", "GetObjectAttributes"),
     ("legal-hold", "ObjectLegalHold"),
     ("restore", "RestoreObject"),
     ("retention", "ObjectRetention"),
     ("select", "SelectObjectContent"),
-    ("tagging", "ObjectTagging"),
     ("torrent", "GetObjectTorrent"),
 ];
 
@@ -219,6 +251,9 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
     if has(query, "versioning") {
         return Ok(Endpoint::Unsupported("PutBucketVersioning"));
     }
+    if let Some(endpoint) = bucket_access_endpoint(method, query) {
+        return endpoint;
+    }
     if let Some(endpoint) = unsupported_subresource(BUCKET_SUBRESOURCES, method, query) {
         return Ok(endpoint);
     }
@@ -235,6 +270,31 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
     }
 }
 
+/// The access-control sub-resources of a bucket: policy, ACL, ownership, Block Public Access.
+fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option<Result<Endpoint, ApiError>> {
+    use Endpoint::*;
+    let table: [(&str, [Option<Endpoint>; 3]); 6] = [
+        // sub-resource, [GET, PUT, DELETE]
+        ("policy", [Some(GetBucketPolicy), Some(PutBucketPolicy), Some(DeleteBucketPolicy)]),
+        ("policyStatus", [Some(GetBucketPolicyStatus), None, None]),
+        ("acl", [Some(GetBucketAcl), Some(PutBucketAcl), None]),
+        (
+            "ownershipControls",
+            [Some(GetBucketOwnershipControls), Some(PutBucketOwnershipControls), Some(DeleteBucketOwnershipControls)],
+        ),
+        ("publicAccessBlock", [Some(GetPublicAccessBlock), Some(PutPublicAccessBlock), Some(DeletePublicAccessBlock)]),
+        ("tagging", [Some(GetBucketTagging), Some(PutBucketTagging), Some(DeleteBucketTagging)]),
+    ];
+    let (_, by_method) = table.iter().find(|(name, _)| has(query, name))?;
+    let endpoint = match *method {
+        Method::GET => by_method[0],
+        Method::PUT => by_method[1],
+        Method::DELETE => by_method[2],
+        _ => None,
+    };
+    Some(endpoint.ok_or_else(method_not_allowed))
+}
+
 fn object_endpoint(
     method: &Method,
     query: &[(String, String)],
@@ -242,6 +302,21 @@ fn object_endpoint(
 ) -> Result<Endpoint, ApiError> {
     if let Some(endpoint) = unsupported_subresource(OBJECT_SUBRESOURCES, method, query) {
         return Ok(endpoint);
+    }
+    if has(query, "acl") {
+        return match *method {
+            Method::GET => Ok(Endpoint::GetObjectAcl),
+            Method::PUT => Ok(Endpoint::PutObjectAcl),
+            _ => Err(method_not_allowed()),
+        };
+    }
+    if has(query, "tagging") {
+        return match *method {
+            Method::GET => Ok(Endpoint::GetObjectTagging),
+            Method::PUT => Ok(Endpoint::PutObjectTagging),
+            Method::DELETE => Ok(Endpoint::DeleteObjectTagging),
+            _ => Err(method_not_allowed()),
+        };
     }
     let copy = headers.contains_key("x-amz-copy-source");
     match *method {
@@ -301,8 +376,27 @@ mod tests {
             (Method::POST, "/b/k?uploadId=u", CompleteMultipartUpload),
             (Method::DELETE, "/b/k?uploadId=u", AbortMultipartUpload),
             (Method::GET, "/b/k?uploadId=u", ListParts),
-            (Method::GET, "/b?policy", Unsupported("BucketPolicy")),
-            (Method::GET, "/b/k?tagging", Unsupported("ObjectTagging")),
+            (Method::GET, "/b?policy", GetBucketPolicy),
+            (Method::PUT, "/b?policy", PutBucketPolicy),
+            (Method::DELETE, "/b?policy", DeleteBucketPolicy),
+            (Method::GET, "/b?policyStatus", GetBucketPolicyStatus),
+            (Method::GET, "/b?acl", GetBucketAcl),
+            (Method::PUT, "/b?acl", PutBucketAcl),
+            (Method::GET, "/b?ownershipControls", GetBucketOwnershipControls),
+            (Method::PUT, "/b?ownershipControls", PutBucketOwnershipControls),
+            (Method::DELETE, "/b?ownershipControls", DeleteBucketOwnershipControls),
+            (Method::GET, "/b?publicAccessBlock", GetPublicAccessBlock),
+            (Method::PUT, "/b?publicAccessBlock", PutPublicAccessBlock),
+            (Method::DELETE, "/b?publicAccessBlock", DeletePublicAccessBlock),
+            (Method::GET, "/b/k?acl", GetObjectAcl),
+            (Method::PUT, "/b/k?acl", PutObjectAcl),
+            (Method::GET, "/b?cors", Unsupported("BucketCors")),
+            (Method::GET, "/b?tagging", GetBucketTagging),
+            (Method::PUT, "/b?tagging", PutBucketTagging),
+            (Method::DELETE, "/b?tagging", DeleteBucketTagging),
+            (Method::GET, "/b/k?tagging", GetObjectTagging),
+            (Method::PUT, "/b/k?tagging", PutObjectTagging),
+            (Method::DELETE, "/b/k?tagging", DeleteObjectTagging),
         ];
         for (method, uri, expected) in cases {
             assert_eq!(op(method.clone(), uri), *expected, "{method} {uri}");
@@ -347,7 +441,9 @@ mod tests {
 
     #[test]
     fn wrong_methods_are_rejected() {
-        for (method, uri) in [(Method::POST, "/"), (Method::PATCH, "/b"), (Method::PATCH, "/b/k")] {
+        for (method, uri) in
+            [(Method::POST, "/"), (Method::PATCH, "/b"), (Method::PATCH, "/b/k"), (Method::DELETE, "/b?acl"), (Method::POST, "/b/k?acl")]
+        {
             let err = route(method, uri, "h", None).expect_err("rejected");
             assert_eq!(err.code, S3ErrorCode::MethodNotAllowed);
         }

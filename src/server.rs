@@ -15,21 +15,24 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth::{self, Principal};
+use crate::access;
+use crate::auth;
 use crate::config::Config;
 use crate::credentials::Credentials;
-use crate::error::ApiError;
+use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::{self, RequestContext};
 use crate::iam::{self, IamAuthorizer, Identities};
 use crate::response::{self, Body};
-use crate::router::{parse_query, Route};
+use crate::router::{parse_query, Endpoint, Route};
 use storage_engine::Engine;
 
-/// The canonical user that owns everything while Coffer has one account.
+/// The account that owns everything while Coffer has one account: its
+/// canonical user id, display name and 12-digit account id.
 #[derive(Debug, Clone)]
 pub struct Owner {
     pub id: String,
     pub display_name: String,
+    pub account_id: String,
 }
 
 /// What every request handler can reach.
@@ -41,20 +44,31 @@ pub struct AppState {
     /// Who may call the IAM API (default: root only).
     pub iam_authorizer: Arc<dyn IamAuthorizer>,
     pub owner: Owner,
+    /// Parsed bucket and identity policies, shared across requests.
+    pub policies: Arc<crate::access::PolicyCache>,
     ready: AtomicBool,
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>, engine: Engine, identities: Identities) -> Self {
         let id = identities.account_canonical_id().to_string();
+        let account_id = identities.account_id().to_string();
+        let policies = Arc::new(crate::access::PolicyCache::default());
         AppState {
             config,
             engine,
             identities,
-            iam_authorizer: Arc::new(iam::RootOnly),
-            owner: Owner { id, display_name: "root".into() },
+            iam_authorizer: Arc::new(crate::access::IamPolicyAuthorizer::new(policies.clone())),
+            owner: Owner { id, display_name: "root".into(), account_id },
+            policies,
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// The caller an (active) access key belongs to, with its parsed policies.
+    pub fn caller_for_key(&self, access_key_id: &str) -> Option<crate::access::Caller> {
+        let identity = self.identities.identity_for_key(access_key_id)?;
+        Some(crate::access::Caller::from_identity(&identity, &self.policies))
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -70,14 +84,18 @@ fn new_request_id() -> String {
 
 /// Serves one S3 request: route, authenticate, dispatch, and turn any error
 /// into the S3 error document. Never fails at the hyper level.
-pub async fn serve_s3(state: Arc<AppState>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn serve_s3(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let request_id = new_request_id();
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
         let head = req.method() == Method::HEAD;
         let resource = req.uri().path().to_string();
         let started = std::time::Instant::now();
-        let (op, result) = dispatch(&state, req, &request_id).await;
+        let (op, result) = dispatch(&state, req, &request_id, peer).await;
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
@@ -111,6 +129,7 @@ async fn dispatch(
     state: &AppState,
     req: Request<Incoming>,
     request_id: &str,
+    peer: SocketAddr,
 ) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
     if iam::api::is_iam_request(&parts) {
@@ -134,12 +153,33 @@ async fn dispatch(
         Ok(a) => a,
         Err(err) => return (op, Err(err)),
     };
-    // Until bucket policies and ACLs land, only signed requests by a known key are allowed.
-    if authenticated.principal == Principal::Anonymous {
-        return (op, Err(ApiError::access_denied()));
+    let access = match access::authorize(state, &parts, &query, &route, &authenticated.principal, peer).await {
+        Ok(access) => access,
+        Err(err) => return (op, Err(err)),
+    };
+    let endpoint = route.endpoint;
+    let ctx = RequestContext { state, parts: &parts, query: &query, route, payload: authenticated.payload, access };
+    let result = handlers::handle(&ctx, body).await;
+    (op, hide_missing_keys(&ctx, endpoint, result))
+}
+
+/// As AWS: a caller who may not list the bucket learns nothing about which
+/// keys exist, so a missing key is `AccessDenied` for it rather than `NoSuchKey`.
+fn hide_missing_keys(
+    ctx: &RequestContext<'_>,
+    endpoint: Endpoint,
+    result: Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    match result {
+        Err(err)
+            if err.code == S3ErrorCode::NoSuchKey
+                && matches!(endpoint, Endpoint::GetObject | Endpoint::HeadObject | Endpoint::GetObjectAcl)
+                && !ctx.access.allows_bucket("s3:ListBucket") =>
+        {
+            Err(ApiError::access_denied())
+        }
+        other => other,
     }
-    let ctx = RequestContext { state, parts: &parts, query: &query, route, payload: authenticated.payload };
-    (op, handlers::handle(ctx, body).await)
 }
 
 /// Serves the admin listener: health now, metrics and admin calls later.
@@ -192,7 +232,7 @@ pub async fn run_listener(
                     let state = state.clone();
                     async move {
                         match kind {
-                            Listener::S3 => serve_s3(state, req).await,
+                            Listener::S3 => serve_s3(state, req, peer).await,
                             Listener::Admin => serve_admin(state, req).await,
                         }
                     }

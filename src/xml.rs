@@ -52,6 +52,22 @@ impl XmlWriter {
         self
     }
 
+    /// Opens an element with attributes (values escaped).
+    pub fn open_with_attrs(&mut self, name: &'static str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (attr, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(attr);
+            self.out.push_str("=\"");
+            self.out.push_str(&escape(*value));
+            self.out.push('"');
+        }
+        self.out.push('>');
+        self.stack.push(name);
+        self
+    }
+
     pub fn close(&mut self) -> &mut Self {
         if let Some(name) = self.stack.pop() {
             self.out.push_str("</");

@@ -19,11 +19,61 @@ pub struct BucketAttrs {
     pub v: u8,
     pub owner_id: String,
     pub region: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_display_name: String,
+    /// The bucket policy as the client sent it (validated on PUT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The Object Ownership setting; `None`: no OwnershipControls (AWS then
+    /// behaves as ObjectWriter). New buckets get BucketOwnerEnforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<policy::ObjectOwnership>,
+    /// The bucket ACL; `None`: the owner has FULL_CONTROL and nobody else anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<policy::Acl>,
+    /// The bucket's Block Public Access settings; `None`: not configured (no restriction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<policy::PublicAccessBlock>,
+    /// The bucket's tags; `None`: no tag set (GetBucketTagging answers NoSuchTagSet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 impl BucketAttrs {
-    pub fn new(owner_id: String, region: String) -> Self {
-        BucketAttrs { v: ATTRS_VERSION, owner_id, region }
+    /// A new bucket as AWS creates one since 2023: ACLs disabled
+    /// (BucketOwnerEnforced) and all four Block Public Access settings on.
+    pub fn new(owner_id: String, owner_display_name: String, region: String) -> Self {
+        BucketAttrs {
+            v: ATTRS_VERSION,
+            owner_id,
+            region,
+            owner_display_name,
+            policy: None,
+            ownership: Some(policy::ObjectOwnership::BucketOwnerEnforced),
+            acl: None,
+            public_access_block: Some(policy::PublicAccessBlock::all_on()),
+            tags: None,
+        }
+    }
+
+    /// The effective Object Ownership.
+    pub fn object_ownership(&self) -> policy::ObjectOwnership {
+        self.ownership.unwrap_or(policy::ObjectOwnership::ObjectWriter)
+    }
+
+    /// Whether ACLs take part in access decisions (not BucketOwnerEnforced).
+    pub fn acls_enabled(&self) -> bool {
+        self.object_ownership() != policy::ObjectOwnership::BucketOwnerEnforced
+    }
+
+    /// The ACL of an object that has none of its own: the bucket owner's FULL_CONTROL.
+    pub fn effective_object_acl(&self) -> policy::Acl {
+        policy::Acl::owner_full_control(&self.owner_id, &self.owner_display_name)
+    }
+
+    /// The bucket ACL, the owner's FULL_CONTROL when none was set.
+    pub fn effective_acl(&self) -> policy::Acl {
+        self.acl.clone().unwrap_or_else(|| policy::Acl::owner_full_control(&self.owner_id, &self.owner_display_name))
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -59,6 +109,13 @@ pub struct ObjectAttrs {
     /// The full-object checksum the client sent or asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checksum: Option<(ChecksumAlgorithm, String)>,
+    /// The object ACL, kept only while the bucket has ACLs enabled; `None`:
+    /// the bucket owner has FULL_CONTROL and nobody else anything.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acl: Option<policy::Acl>,
+    /// The object's tags (key, value), in the order they were given.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// Storage classes AWS accepts on PUT; Coffer stores them all the same way.
@@ -103,6 +160,8 @@ impl ObjectAttrs {
             storage_class: None,
             user_metadata: Vec::new(),
             checksum: None,
+            acl: None,
+            tags: Vec::new(),
         };
         if let Some(class) = header_str(headers, "x-amz-storage-class")? {
             if !STORAGE_CLASSES.contains(&class.as_str()) {
@@ -132,10 +191,8 @@ impl ObjectAttrs {
             .with_extra("Size", size.to_string())
             .with_extra("MaxSizeAllowed", MAX_USER_METADATA_BYTES.to_string()));
         }
-        if let Some(acl) = header_str(headers, "x-amz-acl")? {
-            if acl != "private" && acl != "bucket-owner-full-control" {
-                return Err(ApiError::not_implemented(&format!("The canned ACL {acl}")));
-            }
+        if let Some(tagging) = header_str(headers, "x-amz-tagging")? {
+            attrs.tags = super::tagging::parse_tagging_header(&tagging)?;
         }
         Ok(attrs)
     }
@@ -175,6 +232,9 @@ impl ObjectAttrs {
         put("cache-control", &self.cache_control);
         put("expires", &self.expires);
         put("x-amz-storage-class", &self.storage_class);
+        if !self.tags.is_empty() {
+            headers.insert("x-amz-tagging-count", HeaderValue::from(self.tags.len()));
+        }
         for (name, value) in &self.user_metadata {
             let Ok(name) = HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()) else { continue };
             match HeaderValue::from_str(value) {

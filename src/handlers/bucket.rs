@@ -42,6 +42,32 @@ pub fn validate_bucket_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The attributes of a bucket being created: owned by the caller's account,
+/// Object Ownership from `x-amz-object-ownership` (default
+/// BucketOwnerEnforced), Block Public Access all on, and the ACL of the
+/// request's ACL headers where ACLs are enabled.
+fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
+    let owner = &ctx.state.owner;
+    let owner_id = ctx.access.caller.canonical_id().unwrap_or(&owner.id).to_string();
+    let mut attrs = BucketAttrs::new(owner_id, owner.display_name.clone(), ctx.state.config.region.clone());
+    if let Some(value) = ctx.header("x-amz-object-ownership") {
+        let ownership = policy::ObjectOwnership::parse(value.trim()).ok_or_else(|| {
+            ApiError::invalid_argument("Invalid x-amz-object-ownership header")
+                .with_extra("ArgumentName", "x-amz-object-ownership")
+                .with_extra("ArgumentValue", value.to_string())
+        })?;
+        attrs.ownership = Some(ownership);
+    }
+    let owner = (attrs.owner_id.clone(), attrs.owner_display_name.clone());
+    if let Some(acl) = super::acl::acl_from_headers(&ctx.parts.headers, (&owner.0, &owner.1), (&owner.0, &owner.1))? {
+        super::acl::check_acl_allowed(ctx, None, &attrs, &acl, true)?;
+        if attrs.acls_enabled() {
+            attrs.acl = Some(acl);
+        }
+    }
+    Ok(attrs)
+}
+
 pub async fn handle_list_buckets(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let max = parse_max(ctx.query_param("max-buckets"), "max-buckets", 10_000)?;
     let prefix = ctx.query_param("prefix").unwrap_or_default();
@@ -106,15 +132,10 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
             }
         }
     }
-    if let Some(acl) = ctx.header("x-amz-acl") {
-        if acl != "private" {
-            return Err(ApiError::not_implemented(&format!("The canned ACL {acl}")));
-        }
-    }
     if ctx.header("x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(ApiError::not_implemented("Object Lock"));
     }
-    let attrs = BucketAttrs::new(ctx.state.owner.id.clone(), region.clone());
+    let attrs = new_bucket_attrs(ctx)?;
     ctx.state.engine.create_bucket(name, attrs.encode()).await?;
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
@@ -123,9 +144,13 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
     Ok(response)
 }
 
+/// The request's bucket as loaded (and authorized) before the handler.
+fn request_bucket<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAttrs, ApiError> {
+    ctx.access.bucket.as_ref().map(|b| &b.attrs).ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
+}
+
 pub async fn handle_head_bucket(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = ctx.state.engine.get_bucket(ctx.bucket()).await?;
-    let attrs = BucketAttrs::decode(&bucket.attrs)?;
+    let attrs = request_bucket(ctx)?;
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&attrs.region) {
         response.headers_mut().insert("x-amz-bucket-region", v);
@@ -141,8 +166,7 @@ pub async fn handle_delete_bucket(ctx: &RequestContext<'_>) -> Result<Response<B
 }
 
 pub async fn handle_get_bucket_location(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = ctx.state.engine.get_bucket(ctx.bucket()).await?;
-    let attrs = BucketAttrs::decode(&bucket.attrs)?;
+    let attrs = request_bucket(ctx)?;
     let mut w = XmlWriter::new("LocationConstraint");
     if attrs.region != "us-east-1" {
         w.inner_text(&attrs.region);
@@ -153,7 +177,7 @@ pub async fn handle_get_bucket_location(ctx: &RequestContext<'_>) -> Result<Resp
 
 /// A bucket that never had versioning enabled answers with an empty configuration.
 pub async fn handle_get_bucket_versioning(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    ctx.state.engine.get_bucket(ctx.bucket()).await?;
+    request_bucket(ctx)?;
     Ok(response::xml(XmlWriter::new("VersioningConfiguration").finish()))
 }
 

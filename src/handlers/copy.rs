@@ -83,6 +83,16 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         }
         a
     };
+    // As AWS: the copy gets the ACL of its request (private by default), never the source's.
+    attrs.acl = super::acl::object_acl_for_write(ctx)?;
+    attrs.tags = match ctx.header("x-amz-tagging-directive") {
+        None | Some("COPY") => src_attrs.tags.clone(),
+        Some("REPLACE") => match ctx.header("x-amz-tagging") {
+            Some(value) => super::tagging::parse_tagging_header(value)?,
+            None => Vec::new(),
+        },
+        Some(_) => return Err(ApiError::invalid_argument("Unknown tagging directive.")),
+    };
     // The copy recomputes the source's checksum algorithm over the copied bytes.
     let checksum_alg = src_attrs.checksum.as_ref().map(|(alg, _)| *alg);
     let mut checksummer = checksum_alg.map(|alg| alg.hasher());

@@ -34,12 +34,13 @@ pub async fn handle_delete_objects(ctx: &RequestContext<'_>, body: Incoming) -> 
     if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {
         return Err(ApiError::malformed_xml());
     }
-    ctx.state.engine.get_bucket(ctx.bucket()).await?;
     let quiet = request.quiet.unwrap_or(false);
     let mut w = XmlWriter::new("DeleteResult");
     for object in &request.objects {
         let result = if object.key.is_empty() || object.key.len() > 1024 {
             Err(ApiError::new(crate::error::S3ErrorCode::InvalidArgument, "Invalid key"))
+        } else if !ctx.access.allows_object("s3:DeleteObject", &object.key) {
+            Err(ApiError::access_denied())
         } else if object.version_id.as_deref().is_some_and(|v| v != "null") {
             Err(ApiError::new(crate::error::S3ErrorCode::NoSuchKey, "The specified version does not exist."))
         } else {

@@ -68,7 +68,8 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
     } else {
         ctx.query_param("marker").filter(|s| !s.is_empty()).map(str::to_string)
     };
-    let bucket_info = ctx.state.engine.get_bucket(ctx.bucket()).await?;
+    // The bucket was loaded (and its existence checked) when the request was authorized.
+    let bucket_name = ctx.access.bucket.as_ref().map(|b| b.name.as_str()).unwrap_or(ctx.bucket());
     let page = if max_keys == 0 {
         storage_engine::ListPage::default()
     } else {
@@ -79,7 +80,7 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
     let owner = &ctx.state.owner;
 
     let mut w = XmlWriter::new("ListBucketResult");
-    w.text("Name", &bucket_info.name);
+    w.text("Name", bucket_name);
     w.text("Prefix", &enc(&prefix));
     if v2 {
         if let Some(token) = continuation {

@@ -1,7 +1,9 @@
 //! S3 operation handlers, one `handle_<op>` each, grouped by concept.
 
+mod acl;
 mod attrs;
 mod bucket;
+mod bucket_access;
 mod conditions;
 mod copy;
 mod delete_objects;
@@ -9,6 +11,7 @@ mod list;
 mod multipart;
 mod multipart_checksum;
 mod object;
+mod tagging;
 
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use crate::router::{Endpoint, Route};
 use crate::server::AppState;
 
 pub use attrs::{BucketAttrs, ObjectAttrs};
+pub use copy::parse_copy_source;
 
 /// Everything a handler needs to know about the request, borrowed.
 pub struct RequestContext<'a> {
@@ -33,6 +37,8 @@ pub struct RequestContext<'a> {
     pub query: &'a [(String, String)],
     pub route: Route,
     pub payload: PayloadMode,
+    /// The caller and the bucket's access settings, already authorized for the operation.
+    pub access: crate::access::Access,
 }
 
 impl RequestContext<'_> {
@@ -78,29 +84,49 @@ impl RequestContext<'_> {
 }
 
 /// Calls the handler of the routed operation.
-pub async fn handle(ctx: RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     match ctx.route.endpoint {
-        Endpoint::ListBuckets => bucket::handle_list_buckets(&ctx).await,
-        Endpoint::CreateBucket => bucket::handle_create_bucket(&ctx, body).await,
-        Endpoint::HeadBucket => bucket::handle_head_bucket(&ctx).await,
-        Endpoint::DeleteBucket => bucket::handle_delete_bucket(&ctx).await,
-        Endpoint::GetBucketLocation => bucket::handle_get_bucket_location(&ctx).await,
-        Endpoint::GetBucketVersioning => bucket::handle_get_bucket_versioning(&ctx).await,
-        Endpoint::ListObjects => list::handle_list_objects(&ctx, false).await,
-        Endpoint::ListObjectsV2 => list::handle_list_objects(&ctx, true).await,
-        Endpoint::DeleteObjects => delete_objects::handle_delete_objects(&ctx, body).await,
-        Endpoint::PutObject => object::handle_put_object(&ctx, body).await,
-        Endpoint::GetObject => object::handle_get_object(&ctx, false).await,
-        Endpoint::HeadObject => object::handle_get_object(&ctx, true).await,
-        Endpoint::DeleteObject => object::handle_delete_object(&ctx).await,
-        Endpoint::CopyObject => copy::handle_copy_object(&ctx).await,
-        Endpoint::ListMultipartUploads => multipart::handle_list_multipart_uploads(&ctx).await,
-        Endpoint::CreateMultipartUpload => multipart::handle_create_multipart_upload(&ctx).await,
-        Endpoint::UploadPart => multipart::handle_upload_part(&ctx, body).await,
-        Endpoint::UploadPartCopy => multipart::handle_upload_part_copy(&ctx).await,
-        Endpoint::CompleteMultipartUpload => multipart::handle_complete_multipart_upload(&ctx, body).await,
-        Endpoint::AbortMultipartUpload => multipart::handle_abort_multipart_upload(&ctx).await,
-        Endpoint::ListParts => multipart::handle_list_parts(&ctx).await,
+        Endpoint::ListBuckets => bucket::handle_list_buckets(ctx).await,
+        Endpoint::CreateBucket => bucket::handle_create_bucket(ctx, body).await,
+        Endpoint::HeadBucket => bucket::handle_head_bucket(ctx).await,
+        Endpoint::DeleteBucket => bucket::handle_delete_bucket(ctx).await,
+        Endpoint::GetBucketLocation => bucket::handle_get_bucket_location(ctx).await,
+        Endpoint::GetBucketVersioning => bucket::handle_get_bucket_versioning(ctx).await,
+        Endpoint::ListObjects => list::handle_list_objects(ctx, false).await,
+        Endpoint::ListObjectsV2 => list::handle_list_objects(ctx, true).await,
+        Endpoint::DeleteObjects => delete_objects::handle_delete_objects(ctx, body).await,
+        Endpoint::PutObject => object::handle_put_object(ctx, body).await,
+        Endpoint::GetObject => object::handle_get_object(ctx, false).await,
+        Endpoint::HeadObject => object::handle_get_object(ctx, true).await,
+        Endpoint::DeleteObject => object::handle_delete_object(ctx).await,
+        Endpoint::CopyObject => copy::handle_copy_object(ctx).await,
+        Endpoint::ListMultipartUploads => multipart::handle_list_multipart_uploads(ctx).await,
+        Endpoint::CreateMultipartUpload => multipart::handle_create_multipart_upload(ctx).await,
+        Endpoint::UploadPart => multipart::handle_upload_part(ctx, body).await,
+        Endpoint::UploadPartCopy => multipart::handle_upload_part_copy(ctx).await,
+        Endpoint::CompleteMultipartUpload => multipart::handle_complete_multipart_upload(ctx, body).await,
+        Endpoint::AbortMultipartUpload => multipart::handle_abort_multipart_upload(ctx).await,
+        Endpoint::ListParts => multipart::handle_list_parts(ctx).await,
+        Endpoint::GetBucketPolicy => bucket_access::handle_get_bucket_policy(ctx).await,
+        Endpoint::PutBucketPolicy => bucket_access::handle_put_bucket_policy(ctx, body).await,
+        Endpoint::DeleteBucketPolicy => bucket_access::handle_delete_bucket_policy(ctx).await,
+        Endpoint::GetBucketPolicyStatus => bucket_access::handle_get_bucket_policy_status(ctx).await,
+        Endpoint::GetBucketOwnershipControls => bucket_access::handle_get_bucket_ownership_controls(ctx).await,
+        Endpoint::PutBucketOwnershipControls => bucket_access::handle_put_bucket_ownership_controls(ctx, body).await,
+        Endpoint::DeleteBucketOwnershipControls => bucket_access::handle_delete_bucket_ownership_controls(ctx).await,
+        Endpoint::GetPublicAccessBlock => bucket_access::handle_get_public_access_block(ctx).await,
+        Endpoint::PutPublicAccessBlock => bucket_access::handle_put_public_access_block(ctx, body).await,
+        Endpoint::DeletePublicAccessBlock => bucket_access::handle_delete_public_access_block(ctx).await,
+        Endpoint::GetBucketAcl => acl::handle_get_bucket_acl(ctx).await,
+        Endpoint::PutBucketAcl => acl::handle_put_bucket_acl(ctx, body).await,
+        Endpoint::GetObjectAcl => acl::handle_get_object_acl(ctx).await,
+        Endpoint::PutObjectAcl => acl::handle_put_object_acl(ctx, body).await,
+        Endpoint::GetObjectTagging => tagging::handle_get_object_tagging(ctx).await,
+        Endpoint::PutObjectTagging => tagging::handle_put_object_tagging(ctx, body).await,
+        Endpoint::DeleteObjectTagging => tagging::handle_delete_object_tagging(ctx).await,
+        Endpoint::GetBucketTagging => tagging::handle_get_bucket_tagging(ctx).await,
+        Endpoint::PutBucketTagging => tagging::handle_put_bucket_tagging(ctx, body).await,
+        Endpoint::DeleteBucketTagging => tagging::handle_delete_bucket_tagging(ctx).await,
         Endpoint::Unsupported(_) => Err(ApiError::not_implemented(ctx.route.endpoint.name())),
     }
 }

@@ -76,7 +76,8 @@ fn part_number(ctx: &RequestContext<'_>) -> Result<u32, ApiError> {
 
 pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     check_key(ctx.key())?;
-    let object = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
+    let mut object = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
+    object.acl = super::acl::object_acl_for_write(ctx)?;
     let checksum =
         multipart_checksum::choose(ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type"))?;
     let attrs = UploadAttrs { v: ATTRS_VERSION, object, checksum };
@@ -454,7 +455,6 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
     let key_marker = ctx.query_param("key-marker").filter(|m| !m.is_empty());
     let upload_id_marker = ctx.query_param("upload-id-marker").filter(|m| !m.is_empty() && key_marker.is_some());
     let max_uploads = parse_max(ctx.query_param("max-uploads"), "max-uploads", 1000)?;
-    ctx.state.engine.get_bucket(ctx.bucket()).await?;
     // Gather a page of uploads and common prefixes: a group of keys under one
     // common prefix counts once and is skipped as a whole.
     let mut uploads = Vec::new();

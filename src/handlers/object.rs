@@ -79,6 +79,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     check_key(ctx.key())?;
     require_content_length(&ctx.parts.headers)?;
     let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
+    attrs.acl = super::acl::object_acl_for_write(ctx)?;
     let cond = put_condition(ctx)?;
     precheck_condition(ctx, &cond).await?;
     // Opening the writer checks that the bucket exists, before any data is read.

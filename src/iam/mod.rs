@@ -94,14 +94,11 @@ impl IamAuthorizer for RootOnly {
     }
 }
 
-/// Checks an identity policy document before it is stored. For now: it must
-/// be a JSON object. (The policy crate's validator plugs in here.)
+/// Checks an identity policy document before it is stored, as IAM does:
+/// the `policy` crate's validation, its message returned for
+/// `MalformedPolicyDocument`.
 pub fn validate_identity_policy(json: &str) -> Result<(), String> {
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err("Syntax errors in policy: the document must be a JSON object.".into()),
-        Err(e) => Err(format!("Syntax errors in policy: {e}")),
-    }
+    policy::PolicyDocument::parse_identity_policy(json).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The account id: 12 decimal digits derived from the account's name.
@@ -148,9 +145,13 @@ mod tests {
     }
 
     #[test]
-    fn policy_documents_must_be_json_objects() {
-        assert!(validate_identity_policy(r#"{"Version":"2012-10-17","Statement":[]}"#).is_ok());
+    fn identity_policies_are_validated() {
+        let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        assert!(validate_identity_policy(ok).is_ok());
+        assert!(validate_identity_policy(r#"{"Version":"2012-10-17","Statement":[]}"#).is_err());
         assert!(validate_identity_policy("[1]").is_err());
-        assert!(validate_identity_policy("{nope").unwrap_err().starts_with("Syntax errors in policy"));
+        assert!(validate_identity_policy("{nope").unwrap_err().contains("JSON"));
+        let with_principal = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
+        assert!(validate_identity_policy(with_principal).is_err());
     }
 }

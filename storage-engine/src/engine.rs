@@ -276,13 +276,23 @@ impl Engine {
     }
 
     pub async fn set_bucket_attrs(&self, name: &str, attrs: Vec<u8>) -> Result<()> {
+        self.replace_bucket_attrs(name, None, attrs).await.map(|_| ())
+    }
+
+    /// Replaces a bucket's attributes if they still equal `expected` (when
+    /// given): a compare-and-swap for read-modify-write updates. Returns
+    /// whether the attributes were replaced.
+    pub async fn replace_bucket_attrs(&self, name: &str, expected: Option<Vec<u8>>, attrs: Vec<u8>) -> Result<bool> {
         let inner = self.inner.clone();
         let name = name.to_string();
         blocking(move || {
             inner.commit(|db| {
                 let mut rec = get_bucket_rec(db, &name)?;
+                if expected.is_some_and(|e| e != rec.attrs) {
+                    return Ok((Vec::new(), false));
+                }
                 rec.attrs = attrs;
-                Ok((vec![Op::Put(CF_BUCKETS, keys::bucket_key(&name), rec.encode())], ()))
+                Ok((vec![Op::Put(CF_BUCKETS, keys::bucket_key(&name), rec.encode())], true))
             })
         })
         .await
@@ -346,6 +356,26 @@ impl Engine {
         range: Option<(u64, u64)>,
     ) -> Result<(ObjectInfo, crate::reader::ObjectReader)> {
         crate::reader::open_reader(self.inner.clone(), bucket.to_string(), key.to_string(), range).await
+    }
+
+    /// Replaces the attributes of an existing object without touching its
+    /// data (ACL or tag changes), if they still equal `expected`: a
+    /// compare-and-swap for read-modify-write updates. Returns whether they
+    /// were replaced; the data, etag and modification time stay as they are.
+    pub async fn replace_object_attrs(&self, bucket: &str, key: &str, expected: Vec<u8>, attrs: Vec<u8>) -> Result<bool> {
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            inner.commit(|db| {
+                let mut rec = require_object(db, &bucket, &key)?;
+                if rec.attrs != expected {
+                    return Ok((Vec::new(), false));
+                }
+                rec.attrs = attrs;
+                Ok((vec![Op::Put(CF_OBJECTS, keys::object_key(&bucket, &key), rec.encode())], true))
+            })
+        })
+        .await
     }
 
     /// Deletes an object; `Ok(None)` when it did not exist.

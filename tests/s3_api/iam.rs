@@ -232,7 +232,7 @@ async fn awscli_groups_carry_policies_and_members() {
                 "--policy-name",
                 "p",
                 "--policy-document",
-                r#"{"Version":"2012-10-17","Statement":[]}"#,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
             ],
         )
         .await,

@@ -10,6 +10,8 @@
 //!   CARGO_TARGET_DIR=/root/.cache/coffer-target cargo test --release -p coffer --test s3_api
 //!
 //! Modules:
+//! - `access`: bucket policies, Block Public Access, Object Ownership, ACLs,
+//!   anonymous requests, `aws:SourceIp` behind a real nginx.
 //! - `buckets`: create/head/list/location/delete bucket, names, pagination.
 //! - `objects`: put/get/head/delete, metadata and system headers, sizes around
 //!   engine thresholds, special keys, key and metadata limits, DeleteObjects,
@@ -27,6 +29,7 @@
 //!   signed and unsigned, trailers.
 //! - `errors`: malformed XML, unsupported methods, the error document,
 //!   truncated and oversized bodies.
+//! - `tagging`: object and bucket tags, limits, copy directive, tag conditions.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
@@ -38,6 +41,7 @@
 
 mod common;
 
+mod access;
 mod buckets;
 mod checksums;
 mod copy;
@@ -50,4 +54,5 @@ mod objects;
 mod ranges;
 mod raw_auth;
 mod streaming;
+mod tagging;
 mod vhost;

@@ -189,3 +189,36 @@ async fn dropped_writer_leaves_nothing() {
     assert_eq!(c.tmp_files(), 0);
     assert_eq!(c.all_shard_files().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribute_compare_and_swap() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", b"v1".to_vec()).await.expect("create");
+    assert!(!e.replace_bucket_attrs("b", Some(b"stale".to_vec()), b"x".to_vec()).await.expect("cas"));
+    assert_eq!(e.get_bucket("b").await.expect("get").attrs, b"v1");
+    assert!(e.replace_bucket_attrs("b", Some(b"v1".to_vec()), b"v2".to_vec()).await.expect("cas"));
+    assert_eq!(e.get_bucket("b").await.expect("get").attrs, b"v2");
+    assert!(matches!(e.replace_bucket_attrs("nope", None, vec![]).await, Err(EngineError::NoSuchBucket { .. })));
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    put(&e, "b", "k", &data).await;
+    let before = e.head_object("b", "k").await.expect("head");
+    assert!(!e.replace_object_attrs("b", "k", b"stale".to_vec(), b"new".to_vec()).await.expect("cas"));
+    assert!(e.replace_object_attrs("b", "k", before.attrs.clone(), b"new".to_vec()).await.expect("cas"));
+    let after = e.head_object("b", "k").await.expect("head");
+    assert_eq!(after.attrs, b"new");
+    assert_eq!((after.etag.as_str(), after.size_bytes, after.last_modified_ms), (before.etag.as_str(), before.size_bytes, before.last_modified_ms));
+    assert_eq!(get(&e, "b", "k").await, data, "the data is untouched");
+    assert!(matches!(
+        e.replace_object_attrs("b", "missing", vec![], vec![]).await,
+        Err(EngineError::NoSuchKey { .. })
+    ));
+    // Still there after a restart, and nothing was orphaned or freed.
+    e.shutdown().await.expect("shutdown");
+    let e = c.open().await;
+    assert_eq!(e.head_object("b", "k").await.expect("head").attrs, b"new");
+    assert_eq!(get(&e, "b", "k").await, data);
+    assert_eq!(e.collect_orphans().await.expect("orphans"), 0);
+    e.shutdown().await.expect("shutdown");
+}

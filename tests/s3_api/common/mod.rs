@@ -15,6 +15,6 @@ pub mod sign;
 pub mod util;
 
 pub use self::http::{send, RawResponse, Req};
-pub use self::sdk::{expect_sdk_err, Ctx};
+pub use self::sdk::{client, client_with, expect_sdk_err, sdk_err, Ctx};
 pub use self::server::{Server, ServerOptions};
 pub use self::util::*;

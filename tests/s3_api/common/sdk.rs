@@ -13,11 +13,15 @@ use super::server::{Server, ServerOptions, ACCESS_KEY, REGION, SECRET_KEY};
 use super::util::bucket_name;
 
 fn base_config(endpoint: String) -> aws_sdk_s3::config::Builder {
+    config_with(endpoint, ACCESS_KEY, SECRET_KEY)
+}
+
+fn config_with(endpoint: String, access_key: &str, secret_key: &str) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "coffer-e2e"))
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "coffer-e2e"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         // Deterministic: one attempt, the error the server gave is the error we see.
         .retry_config(RetryConfig::disabled())
@@ -26,6 +30,11 @@ fn base_config(endpoint: String) -> aws_sdk_s3::config::Builder {
 /// Path-style client for `server`.
 pub fn client(server: &Server) -> Client {
     Client::from_conf(base_config(server.endpoint()).force_path_style(true).build())
+}
+
+/// Path-style client for `server` with another user's credentials.
+pub fn client_with(server: &Server, access_key: &str, secret_key: &str) -> Client {
+    Client::from_conf(config_with(server.endpoint(), access_key, secret_key).force_path_style(true).build())
 }
 
 /// Virtual-hosted-style client: the SDK addresses `BUCKET.DOMAIN:PORT`; an

@@ -1,0 +1,416 @@
+//! Access control on the request path: who is calling, from where, and
+//! whether the policies, ACLs and Block Public Access settings allow what
+//! the request does.
+//!
+//! Owns: turning an authenticated principal into a policy principal with its
+//! identity policies, gathering the condition keys once per request
+//! (`conditions`), the client address behind a trusted proxy (`client`), the
+//! action each operation is authorized as (`actions`), and calling the pure
+//! `policy::evaluate`. The decision logic itself lives in the `policy` crate.
+//!
+//! Invariants: every served operation is authorized before its handler runs
+//! (per item for DeleteObjects); a denial is logged at debug level with the
+//! reason the evaluation gave and the client sees only `AccessDenied`.
+
+pub mod actions;
+pub mod client;
+pub mod conditions;
+mod policy_cache;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use policy::{Acl, ConditionValues, Decision, Inputs, PolicyDocument, Principal, PublicAccessBlock, Request};
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::iam::{IamAuthorizer, Identity, IdentityKind};
+use crate::handlers::{BucketAttrs, ObjectAttrs};
+use crate::router::Route;
+use crate::server::AppState;
+use actions::Target;
+pub use client::ClientInfo;
+pub use policy_cache::PolicyCache;
+
+/// The caller of a request as access control sees it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The caller's identity policies (inline user and group policies).
+    pub policies: Vec<Arc<PolicyDocument>>,
+    /// The display name shown as an owner (root: the account name; users: their name).
+    pub display_name: String,
+}
+
+impl Caller {
+    pub fn anonymous() -> Caller {
+        Caller { principal: Principal::Anonymous, policies: Vec::new(), display_name: String::new() }
+    }
+
+    /// The canonical id the caller's writes are owned by (the account's).
+    pub fn canonical_id(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::Anonymous => None,
+            Principal::Root { canonical_id, .. } | Principal::User { canonical_id, .. } => Some(canonical_id),
+        }
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::Anonymous => None,
+            Principal::Root { account_id, .. } | Principal::User { account_id, .. } => Some(account_id),
+        }
+    }
+
+    /// The caller of an authenticated identity. A stored policy that no
+    /// longer parses (it was validated when it was put) is left out and
+    /// logged: leaving out an Allow can only deny more, but leaving out a
+    /// Deny could allow more, so such a caller gets a policy that denies all.
+    pub fn from_identity(identity: &Identity, cache: &PolicyCache) -> Caller {
+        let principal = match &identity.kind {
+            IdentityKind::Root => Principal::Root {
+                account_id: identity.account_id.clone(),
+                canonical_id: identity.canonical_id.clone(),
+            },
+            IdentityKind::User { user_name, user_id, arn } => Principal::User {
+                account_id: identity.account_id.clone(),
+                canonical_id: identity.canonical_id.clone(),
+                user_name: user_name.clone(),
+                user_id: user_id.clone(),
+                arn: arn.clone(),
+            },
+        };
+        let mut policies = Vec::with_capacity(identity.policies.len());
+        for p in &identity.policies {
+            match cache.identity_policy(&p.document) {
+                Ok(doc) => policies.push(doc),
+                Err(err) => {
+                    tracing::error!(policy = %p.name, error = %err, "stored identity policy does not parse; denying all");
+                    policies = vec![cache.deny_all()];
+                    break;
+                }
+            }
+        }
+        Caller { principal, policies, display_name: identity.display_name.clone() }
+    }
+}
+
+/// Decides IAM API calls (`iam:CreateUser`, ...) with the caller's identity
+/// policies: the root may do everything, a user what its policies allow.
+pub struct IamPolicyAuthorizer {
+    cache: Arc<PolicyCache>,
+}
+
+impl IamPolicyAuthorizer {
+    pub fn new(cache: Arc<PolicyCache>) -> Self {
+        IamPolicyAuthorizer { cache }
+    }
+}
+
+impl IamAuthorizer for IamPolicyAuthorizer {
+    fn allowed(&self, caller: &Identity, action: &str, resource_arn: &str) -> bool {
+        let caller = Caller::from_identity(caller, &self.cache);
+        let conditions = conditions::principal_conditions(&caller.principal, SystemTime::now());
+        let identity: Vec<&PolicyDocument> = caller.policies.iter().map(|p| p.as_ref()).collect();
+        let request = Request {
+            principal: &caller.principal,
+            action,
+            resource: resource_arn,
+            resource_account_id: caller.account_id(),
+            conditions: &conditions,
+        };
+        let inputs = Inputs {
+            identity_policies: &identity,
+            bucket_policy: None,
+            bucket_acl: None,
+            object_acl: None,
+            public_access_block: PublicAccessBlock::default(),
+        };
+        let decision = policy::evaluate(&request, &inputs);
+        if !decision.allowed {
+            tracing::debug!(action, resource = resource_arn, reason = %decision.reason, "IAM call denied");
+        }
+        decision.allowed
+    }
+}
+
+/// A bucket with its access-control settings, loaded once per request.
+#[derive(Debug)]
+pub struct BucketAccess {
+    pub name: String,
+    pub created_ms: u64,
+    pub attrs: BucketAttrs,
+    /// The bucket policy, parsed (it was validated when it was put).
+    pub policy: Option<Arc<PolicyDocument>>,
+}
+
+impl BucketAccess {
+    pub async fn load(state: &AppState, name: &str) -> Result<BucketAccess, ApiError> {
+        let info = state.engine.get_bucket(name).await?;
+        let attrs = BucketAttrs::decode(&info.attrs)?;
+        let policy = match &attrs.policy {
+            Some(text) => Some(state.policies.bucket_policy(name, text).map_err(|e| {
+                ApiError::internal(format!("stored policy of bucket {name} no longer parses: {e}"))
+            })?),
+            None => None,
+        };
+        Ok(BucketAccess { name: info.name, created_ms: info.created_ms, attrs, policy })
+    }
+}
+
+/// Everything a request's authorization checks need, gathered once.
+#[derive(Debug)]
+pub struct Access {
+    pub caller: Caller,
+    pub client: ClientInfo,
+    pub conditions: ConditionValues,
+    /// The bucket the request addresses (absent for ListBuckets and CreateBucket).
+    pub bucket: Option<BucketAccess>,
+    account_id: String,
+    account_public_access_block: PublicAccessBlock,
+}
+
+fn resource_arn(target: Target, bucket: &str, key: Option<&str>) -> String {
+    match (target, key) {
+        (Target::Service, _) => "arn:aws:s3:::*".to_string(),
+        (Target::Object, Some(key)) => format!("arn:aws:s3:::{bucket}/{key}"),
+        _ => format!("arn:aws:s3:::{bucket}"),
+    }
+}
+
+impl Access {
+    /// The Block Public Access settings in force for `bucket`: the account's
+    /// and the bucket's, each setting on if either has it on.
+    pub fn public_access_block_for(&self, bucket: Option<&BucketAccess>) -> PublicAccessBlock {
+        match bucket.and_then(|b| b.attrs.public_access_block) {
+            Some(b) => PublicAccessBlock::union(self.account_public_access_block, b),
+            None => self.account_public_access_block,
+        }
+    }
+
+    /// The Block Public Access settings in force for the request's bucket.
+    pub fn public_access_block(&self) -> PublicAccessBlock {
+        self.public_access_block_for(self.bucket.as_ref())
+    }
+
+    /// Decides `action` on `bucket` (or the service) and `key`.
+    pub fn decide(
+        &self,
+        action: &str,
+        target: Target,
+        bucket: Option<&BucketAccess>,
+        key: Option<&str>,
+        object_acl: Option<&Acl>,
+    ) -> Decision {
+        let bucket_name = bucket.map(|b| b.name.as_str()).unwrap_or_default();
+        let resource = resource_arn(target, bucket_name, key);
+        // The resource belongs to the bucket owner's account; with one account
+        // in Coffer every bucket belongs to it. Creating a bucket or listing
+        // buckets acts in the caller's own account.
+        let resource_account = match bucket {
+            Some(_) => Some(self.account_id.as_str()),
+            None => self.caller.account_id(),
+        };
+        let bucket_acl;
+        let (bucket_acl, object_acl) = match bucket {
+            Some(b) if b.attrs.acls_enabled() => {
+                bucket_acl = b.attrs.effective_acl();
+                (Some(&bucket_acl), object_acl)
+            }
+            _ => (None, None),
+        };
+        let identity: Vec<&PolicyDocument> = self.caller.policies.iter().map(|p| p.as_ref()).collect();
+        let request = Request {
+            principal: &self.caller.principal,
+            action,
+            resource: &resource,
+            resource_account_id: resource_account,
+            conditions: &self.conditions,
+        };
+        let inputs = Inputs {
+            identity_policies: &identity,
+            bucket_policy: bucket.and_then(|b| b.policy.as_deref()),
+            bucket_acl,
+            object_acl,
+            public_access_block: self.public_access_block_for(bucket),
+        };
+        policy::evaluate(&request, &inputs)
+    }
+
+    /// `Ok` if allowed; otherwise `AccessDenied`, with the reason logged at debug level.
+    pub fn check(
+        &self,
+        action: &str,
+        target: Target,
+        bucket: Option<&BucketAccess>,
+        key: Option<&str>,
+        object_acl: Option<&Acl>,
+    ) -> Result<(), ApiError> {
+        let decision = self.decide(action, target, bucket, key, object_acl);
+        if decision.allowed {
+            return Ok(());
+        }
+        tracing::debug!(
+            action,
+            bucket = bucket.map(|b| b.name.as_str()).unwrap_or_default(),
+            key = key.unwrap_or_default(),
+            principal = ?self.caller.principal,
+            explicit_deny = decision.explicit_deny,
+            reason = %decision.reason,
+            "access denied"
+        );
+        Err(ApiError::access_denied())
+    }
+
+    /// Whether `action` on an object of the request's bucket is allowed (for
+    /// operations that decide per key, as DeleteObjects).
+    pub fn allows_object(&self, action: &str, key: &str) -> bool {
+        self.decide(action, Target::Object, self.bucket.as_ref(), Some(key), None).allowed
+    }
+
+    /// Whether `action` on the request's bucket is allowed.
+    pub fn allows_bucket(&self, action: &str) -> bool {
+        self.decide(action, Target::Bucket, self.bucket.as_ref(), None, None).allowed
+    }
+}
+
+/// Maps an authenticated principal to the caller: its policy principal and
+/// identity policies. A key that vanished since authentication is denied.
+pub fn resolve_caller(state: &AppState, principal: &auth::Principal) -> Result<Caller, ApiError> {
+    match principal {
+        auth::Principal::Anonymous => Ok(Caller::anonymous()),
+        auth::Principal::AccessKey { access_key_id } => state.caller_for_key(access_key_id).ok_or_else(|| {
+            ApiError::new(
+                crate::error::S3ErrorCode::InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )
+        }),
+    }
+}
+
+/// The object ACL an action on an existing object is decided with, when the
+/// bucket has ACLs enabled and the action depends on it.
+async fn object_acl_for(
+    state: &AppState,
+    bucket: &BucketAccess,
+    key: &str,
+    action: &str,
+) -> Result<Option<Acl>, ApiError> {
+    if !bucket.attrs.acls_enabled() || !actions::uses_object_acl(action) {
+        return Ok(None);
+    }
+    match state.engine.head_object(&bucket.name, key).await {
+        Ok(info) => {
+            let attrs = ObjectAttrs::decode(&info.attrs)?;
+            Ok(Some(attrs.acl.unwrap_or_else(|| bucket.attrs.effective_object_acl())))
+        }
+        Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Whether any policy in play has a condition on `s3:ExistingObjectTag/…`
+/// (only then are the object's tags read before the decision).
+fn mentions_existing_tags(bucket: &BucketAccess, caller: &Caller) -> bool {
+    const KEY: &str = "existingobjecttag/";
+    let has = |text: &str| text.to_ascii_lowercase().contains(KEY);
+    bucket.attrs.policy.as_deref().is_some_and(has) || caller.policies.iter().any(|p| has(&p.to_json()))
+}
+
+/// Adds `s3:ExistingObjectTag/<key>` for each tag of the object, if it exists.
+async fn add_existing_tags(
+    state: &AppState,
+    bucket: &BucketAccess,
+    key: &str,
+    conditions: &mut ConditionValues,
+) -> Result<(), ApiError> {
+    match state.engine.head_object(&bucket.name, key).await {
+        Ok(info) => {
+            for (k, v) in ObjectAttrs::decode(&info.attrs)?.tags {
+                conditions.insert(&format!("s3:ExistingObjectTag/{k}"), v);
+            }
+            Ok(())
+        }
+        Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Authenticated request → the checks of its operation. Returns what the
+/// handler needs to know about access (the caller, the loaded bucket).
+pub async fn authorize(
+    state: &AppState,
+    parts: &http::request::Parts,
+    query: &[(String, String)],
+    route: &Route,
+    principal: &auth::Principal,
+    peer: SocketAddr,
+) -> Result<Access, ApiError> {
+    let caller = resolve_caller(state, principal)?;
+    let client = ClientInfo::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+    let conditions = conditions::request_conditions(parts, query, &caller.principal, client, SystemTime::now());
+    let endpoint = route.endpoint;
+    let bucket = match (&route.bucket, endpoint) {
+        (Some(name), e) if e != crate::router::Endpoint::CreateBucket => Some(BucketAccess::load(state, name).await?),
+        _ => None,
+    };
+    let mut conditions = conditions;
+    if let (Some(b), Some(key)) = (&bucket, route.key.as_deref()) {
+        if mentions_existing_tags(b, &caller) {
+            add_existing_tags(state, b, key, &mut conditions).await?;
+        }
+    }
+    let access = Access {
+        caller,
+        client,
+        conditions,
+        bucket,
+        account_id: state.owner.account_id.clone(),
+        account_public_access_block: state.config.account_public_access_block,
+    };
+    let key = route.key.as_deref();
+    let mut checks: Vec<(&str, Target)> = actions::primary_action(endpoint).into_iter().collect();
+    checks.extend(actions::extra_actions(endpoint, &parts.headers));
+    for (action, target) in checks {
+        let object_acl = match (&access.bucket, key, target) {
+            (Some(b), Some(k), Target::Object) => object_acl_for(state, b, k, action).await?,
+            _ => None,
+        };
+        let bucket = match target {
+            Target::Service => None,
+            _ => access.bucket.as_ref(),
+        };
+        if target == Target::Bucket && bucket.is_none() {
+            // CreateBucket: the bucket does not exist yet; decide on its name.
+            let name = route.bucket.as_deref().unwrap_or_default();
+            let pending = BucketAccess {
+                name: name.to_string(),
+                created_ms: 0,
+                attrs: BucketAttrs::new(String::new(), String::new(), String::new()),
+                policy: None,
+            };
+            access.check(action, target, Some(&pending), None, None).map_err(|e| e.with_resource(format!("/{name}")))?;
+            continue;
+        }
+        access.check(action, target, bucket, key, object_acl.as_ref())?;
+    }
+    if actions::reads_copy_source(endpoint) {
+        if let Some(source) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
+            let (src_bucket, src_key, _) = crate::handlers::parse_copy_source(source)?;
+            let same = access.bucket.as_ref().is_some_and(|b| b.name == src_bucket);
+            let loaded;
+            let src = if same {
+                access.bucket.as_ref()
+            } else {
+                loaded = BucketAccess::load(state, &src_bucket).await?;
+                Some(&loaded)
+            };
+            if let Some(src) = src {
+                let acl = object_acl_for(state, src, &src_key, "s3:GetObject").await?;
+                access.check("s3:GetObject", Target::Object, Some(src), Some(&src_key), acl.as_ref())?;
+            }
+        }
+    }
+    Ok(access)
+}

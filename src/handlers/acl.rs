@@ -1,0 +1,364 @@
+//! ACLs: GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl, and the ACL
+//! a CreateBucket, PutObject, CopyObject or CreateMultipartUpload asks for in
+//! its headers (`x-amz-acl` or `x-amz-grant-*`).
+//!
+//! What an ACL may be is decided here as AWS decides it: under Object
+//! Ownership BucketOwnerEnforced only an ACL that gives the bucket owner
+//! FULL_CONTROL and nobody else anything is accepted
+//! (`AccessControlListNotSupported` otherwise); with BlockPublicAcls a public
+//! ACL is refused with `AccessDenied`. Nothing is silently ignored.
+
+use http::{HeaderMap, Response};
+use hyper::body::Incoming;
+use policy::{Acl, CannedAcl, Grant, Grantee, ObjectOwnership, Permission};
+use serde::Deserialize;
+
+use super::{BucketAttrs, ObjectAttrs, RequestContext};
+use crate::access::BucketAccess;
+use crate::error::{ApiError, S3ErrorCode};
+use crate::response::{self, Body};
+use crate::xml::{self, XmlWriter};
+
+/// Largest AccessControlPolicy document accepted.
+const MAX_ACL_BODY_BYTES: u64 = 64 * 1024;
+/// How often a read-modify-write of attributes is retried after a concurrent change.
+const UPDATE_ATTEMPTS: usize = 16;
+
+const GRANT_HEADERS: &[(&str, Permission)] = &[
+    ("x-amz-grant-read", Permission::Read),
+    ("x-amz-grant-write", Permission::Write),
+    ("x-amz-grant-read-acp", Permission::ReadAcp),
+    ("x-amz-grant-write-acp", Permission::WriteAcp),
+    ("x-amz-grant-full-control", Permission::FullControl),
+];
+
+fn malformed_acl() -> ApiError {
+    ApiError::new(
+        S3ErrorCode::MalformedACLError,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
+fn invalid_grantee(message: &str) -> ApiError {
+    ApiError::invalid_argument(message.to_string())
+}
+
+/// A grantee named as AWS writes it in a grant header: `id="..."`,
+/// `uri="..."` or `emailAddress="..."`.
+fn parse_header_grantee(item: &str) -> Result<Grantee, ApiError> {
+    let (kind, value) = item.split_once('=').ok_or_else(|| invalid_grantee("Invalid grantee in a grant header"))?;
+    let value = value.trim().trim_matches('"');
+    match kind.trim().to_ascii_lowercase().as_str() {
+        "id" => canonical_grantee(value, None),
+        "uri" => group_grantee(value),
+        "emailaddress" => Err(unresolvable_email()),
+        _ => Err(invalid_grantee("Invalid grantee type in a grant header; use id, uri or emailAddress")),
+    }
+}
+
+fn canonical_grantee(id: &str, display_name: Option<String>) -> Result<Grantee, ApiError> {
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid_grantee("Invalid id"));
+    }
+    Ok(Grantee::CanonicalUser { id: id.to_ascii_lowercase(), display_name })
+}
+
+fn group_grantee(uri: &str) -> Result<Grantee, ApiError> {
+    Grantee::from_group_uri(uri).ok_or_else(|| invalid_grantee("Invalid group uri"))
+}
+
+/// Coffer's users have no e-mail addresses on record, so a grant by e-mail
+/// cannot be resolved (AWS's answer for an unknown address).
+fn unresolvable_email() -> ApiError {
+    ApiError::new(
+        S3ErrorCode::UnresolvableGrantByEmailAddress,
+        "The e-mail address you provided does not match any account on record.",
+    )
+}
+
+/// The ACL requested by `x-amz-acl` or the `x-amz-grant-*` headers, if any.
+/// `owner` is who will own the resource; `bucket_owner` the bucket's owner
+/// (the canned ACLs `bucket-owner-*` grant to it).
+pub fn acl_from_headers(
+    headers: &HeaderMap,
+    owner: (&str, &str),
+    bucket_owner: (&str, &str),
+) -> Result<Option<Acl>, ApiError> {
+    let canned = headers.get("x-amz-acl").map(|v| v.to_str().unwrap_or_default().trim().to_string());
+    let has_grants = GRANT_HEADERS.iter().any(|(h, _)| headers.contains_key(*h));
+    match (canned, has_grants) {
+        (Some(_), true) => Err(ApiError::invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")),
+        (Some(name), false) => {
+            let canned = CannedAcl::parse(&name).ok_or_else(|| {
+                ApiError::invalid_argument(format!("{name} is not a canned ACL"))
+                    .with_extra("ArgumentName", "x-amz-acl")
+                    .with_extra("ArgumentValue", name.clone())
+            })?;
+            Ok(Some(canned.to_acl(owner, bucket_owner)))
+        }
+        (None, true) => {
+            let mut grants = Vec::new();
+            for (header, permission) in GRANT_HEADERS {
+                for value in headers.get_all(*header) {
+                    let text = value.to_str().map_err(|_| invalid_grantee("Invalid grant header"))?;
+                    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        grants.push(Grant { grantee: parse_header_grantee(item)?, permission: *permission });
+                    }
+                }
+            }
+            Ok(Some(Acl { owner_id: owner.0.to_string(), owner_display_name: owner.1.to_string(), grants }))
+        }
+        (None, false) => Ok(None),
+    }
+}
+
+/// Checks that `acl` may be set on a resource of `bucket`: Object Ownership
+/// and BlockPublicAcls. `for_new_bucket` selects CreateBucket's error code.
+pub fn check_acl_allowed(
+    ctx: &RequestContext<'_>,
+    bucket: Option<&BucketAccess>,
+    attrs: &BucketAttrs,
+    acl: &Acl,
+    for_new_bucket: bool,
+) -> Result<(), ApiError> {
+    if attrs.object_ownership() == ObjectOwnership::BucketOwnerEnforced && !acl.is_owner_full_control_only(&attrs.owner_id)
+    {
+        return Err(if for_new_bucket {
+            ApiError::new(
+                S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            )
+        } else {
+            ApiError::new(S3ErrorCode::AccessControlListNotSupported, "The bucket does not allow ACLs")
+        });
+    }
+    if acl.is_public() && ctx.access.public_access_block_for(bucket).block_public_acls {
+        tracing::debug!(bucket = %ctx.bucket(), "public ACL refused: BlockPublicAcls");
+        return Err(ApiError::access_denied());
+    }
+    Ok(())
+}
+
+/// The ACL a new object gets: from its headers when ACLs are enabled. Its
+/// owner is the bucket owner unless the bucket is ObjectWriter (or
+/// BucketOwnerPreferred without `bucket-owner-full-control`).
+pub fn object_acl_for_write(ctx: &RequestContext<'_>) -> Result<Option<Acl>, ApiError> {
+    let bucket = ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("object write without its bucket"))?;
+    let attrs = &bucket.attrs;
+    let bucket_owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
+    let writer_id = ctx.access.caller.canonical_id().unwrap_or(attrs.owner_id.as_str()).to_string();
+    let writer = (writer_id.as_str(), ctx.access.caller.display_name.as_str());
+    let bofc = ctx.header("x-amz-acl").is_some_and(|v| v.trim() == "bucket-owner-full-control");
+    let owner = match attrs.object_ownership() {
+        ObjectOwnership::BucketOwnerEnforced => bucket_owner,
+        ObjectOwnership::BucketOwnerPreferred if bofc => bucket_owner,
+        _ => writer,
+    };
+    let requested = acl_from_headers(&ctx.parts.headers, owner, bucket_owner)?;
+    if let Some(acl) = &requested {
+        check_acl_allowed(ctx, Some(bucket), attrs, acl, false)?;
+    }
+    if !attrs.acls_enabled() {
+        return Ok(None);
+    }
+    Ok(Some(requested.unwrap_or_else(|| Acl::owner_full_control(owner.0, owner.1))))
+}
+
+/// `<AccessControlPolicy>` as clients send it.
+#[derive(Debug, Deserialize)]
+struct AccessControlPolicy {
+    #[serde(rename = "Owner", default)]
+    _owner: Option<XmlOwner>,
+    #[serde(rename = "AccessControlList", default)]
+    list: Option<XmlAccessControlList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct XmlOwner {
+    #[serde(rename = "ID", default)]
+    _id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct XmlAccessControlList {
+    #[serde(rename = "Grant", default)]
+    grants: Vec<XmlGrant>,
+}
+
+#[derive(Debug, Deserialize)]
+struct XmlGrant {
+    #[serde(rename = "Grantee")]
+    grantee: XmlGrantee,
+    #[serde(rename = "Permission")]
+    permission: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct XmlGrantee {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    #[serde(rename = "DisplayName", default)]
+    display_name: Option<String>,
+    #[serde(rename = "URI", default)]
+    uri: Option<String>,
+    #[serde(rename = "EmailAddress", default)]
+    email: Option<String>,
+}
+
+impl xml::RequestDocument for AccessControlPolicy {
+    const ROOT: &'static str = "AccessControlPolicy";
+}
+
+fn acl_from_body(bytes: &[u8], owner: (&str, &str)) -> Result<Acl, ApiError> {
+    let doc: AccessControlPolicy = xml::parse(bytes).map_err(|_| malformed_acl())?;
+    let mut grants = Vec::new();
+    for g in doc.list.map(|l| l.grants).unwrap_or_default() {
+        let permission = Permission::parse(g.permission.trim()).ok_or_else(malformed_acl)?;
+        let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
+            (Some(id), None, None) => canonical_grantee(id.trim(), g.grantee.display_name)?,
+            (None, Some(uri), None) => group_grantee(uri.trim())?,
+            (None, None, Some(_)) => return Err(unresolvable_email()),
+            _ => return Err(malformed_acl()),
+        };
+        grants.push(Grant { grantee, permission });
+    }
+    Ok(Acl { owner_id: owner.0.to_string(), owner_display_name: owner.1.to_string(), grants })
+}
+
+/// The ACL a PutBucketAcl/PutObjectAcl asks for: headers or body, not both.
+async fn requested_acl(
+    ctx: &RequestContext<'_>,
+    body: Incoming,
+    owner: (&str, &str),
+    bucket_owner: (&str, &str),
+) -> Result<Acl, ApiError> {
+    let from_headers = acl_from_headers(&ctx.parts.headers, owner, bucket_owner)?;
+    let (bytes, _) = ctx.small_body(body, MAX_ACL_BODY_BYTES).await?;
+    let has_body = !bytes.iter().all(u8::is_ascii_whitespace);
+    match (from_headers, has_body) {
+        (Some(_), true) => Err(ApiError::new(
+            S3ErrorCode::UnexpectedContent,
+            "This request does not support content when an ACL is given in headers",
+        )),
+        (Some(acl), false) => Ok(acl),
+        (None, true) => acl_from_body(&bytes, owner),
+        (None, false) => Err(ApiError::new(
+            S3ErrorCode::MissingSecurityHeader,
+            "Your request was missing a required header or body: x-amz-acl, x-amz-grant-* or an AccessControlPolicy",
+        )),
+    }
+}
+
+fn acl_xml(acl: &Acl) -> String {
+    let mut w = XmlWriter::new("AccessControlPolicy");
+    w.open("Owner").text("ID", &acl.owner_id).text("DisplayName", &acl.owner_display_name).close();
+    w.open("AccessControlList");
+    for grant in &acl.grants {
+        w.open("Grant");
+        match &grant.grantee {
+            Grantee::CanonicalUser { id, display_name } => {
+                w.open_with_attrs("Grantee", &[("xmlns:xsi", XSI_NS), ("xsi:type", "CanonicalUser")]);
+                w.text("ID", id);
+                w.opt_text("DisplayName", display_name.as_deref());
+            }
+            Grantee::Email(address) => {
+                w.open_with_attrs("Grantee", &[("xmlns:xsi", XSI_NS), ("xsi:type", "AmazonCustomerByEmail")]);
+                w.text("EmailAddress", address);
+            }
+            group => {
+                w.open_with_attrs("Grantee", &[("xmlns:xsi", XSI_NS), ("xsi:type", "Group")]);
+                w.text("URI", group.group_uri().unwrap_or_default());
+            }
+        }
+        w.close();
+        w.text("Permission", grant.permission.as_str());
+        w.close();
+    }
+    w.close();
+    w.finish()
+}
+
+const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+fn bucket_of<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAccess, ApiError> {
+    ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
+}
+
+pub async fn handle_get_bucket_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
+    let bucket = bucket_of(ctx)?;
+    let acl = if bucket.attrs.acls_enabled() { bucket.attrs.effective_acl() } else { bucket.attrs.effective_object_acl() };
+    Ok(response::xml(acl_xml(&acl)))
+}
+
+pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bucket = bucket_of(ctx)?;
+    let attrs = &bucket.attrs;
+    let owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
+    let acl = requested_acl(ctx, body, owner, owner).await?;
+    check_acl_allowed(ctx, Some(bucket), attrs, &acl, false)?;
+    if !attrs.acls_enabled() {
+        // The owner-full-control ACL, the only one BucketOwnerEnforced accepts, changes nothing.
+        return Ok(Response::new(response::empty()));
+    }
+    update_bucket_attrs(ctx, |attrs| {
+        attrs.acl = Some(acl.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(Response::new(response::empty()))
+}
+
+pub async fn handle_get_object_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
+    let bucket = bucket_of(ctx)?;
+    let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let attrs = ObjectAttrs::decode(&info.attrs)?;
+    let acl = match attrs.acl {
+        Some(acl) if bucket.attrs.acls_enabled() => acl,
+        _ => bucket.attrs.effective_object_acl(),
+    };
+    Ok(response::xml(acl_xml(&acl)))
+}
+
+pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bucket = bucket_of(ctx)?;
+    let battrs = &bucket.attrs;
+    let bucket_owner = (battrs.owner_id.as_str(), battrs.owner_display_name.as_str());
+    let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let current = ObjectAttrs::decode(&info.attrs)?;
+    let owner_acl = current.acl.clone().unwrap_or_else(|| battrs.effective_object_acl());
+    let owner = (owner_acl.owner_id.clone(), owner_acl.owner_display_name.clone());
+    let acl = requested_acl(ctx, body, (&owner.0, &owner.1), bucket_owner).await?;
+    check_acl_allowed(ctx, Some(bucket), battrs, &acl, false)?;
+    if !battrs.acls_enabled() {
+        return Ok(Response::new(response::empty()));
+    }
+    let mut expected = info.attrs;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut attrs = ObjectAttrs::decode(&expected)?;
+        attrs.acl = Some(acl.clone());
+        if ctx.state.engine.replace_object_attrs(ctx.bucket(), ctx.key(), expected.clone(), attrs.encode()).await? {
+            return Ok(Response::new(response::empty()));
+        }
+        expected = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
+    }
+    Err(ApiError::new(S3ErrorCode::SlowDown, "The object changed concurrently; please retry"))
+}
+
+/// Read-modify-write of the request's bucket attributes, retried when
+/// another request changed them in between (compare-and-swap in the engine).
+pub async fn update_bucket_attrs(
+    ctx: &RequestContext<'_>,
+    mut change: impl FnMut(&mut BucketAttrs) -> Result<(), ApiError>,
+) -> Result<BucketAttrs, ApiError> {
+    let name = ctx.bucket();
+    let mut current = ctx.state.engine.get_bucket(name).await?.attrs;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut attrs = BucketAttrs::decode(&current)?;
+        change(&mut attrs)?;
+        if ctx.state.engine.replace_bucket_attrs(name, Some(current.clone()), attrs.encode()).await? {
+            return Ok(attrs);
+        }
+        current = ctx.state.engine.get_bucket(name).await?.attrs;
+    }
+    Err(ApiError::new(S3ErrorCode::SlowDown, "The bucket configuration changed concurrently; please retry"))
+}
