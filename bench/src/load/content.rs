@@ -21,21 +21,24 @@ pub const PERIOD: usize = (1 << 20) + 7;
 /// Largest frame of a [`PatternBody`].
 pub const CHUNK: usize = 256 * 1024;
 
-/// The shared pattern: `PERIOD + CHUNK` bytes, so any frame starting below
+/// The shared pattern: `PERIOD` pseudo-random bytes followed by a copy of the
+/// first `CHUNK`, so any frame of at most `CHUNK` bytes starting below
 /// `PERIOD` is one contiguous slice.
 pub fn pattern() -> &'static Bytes {
     static PATTERN: OnceLock<Bytes> = OnceLock::new();
     PATTERN.get_or_init(|| {
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut buf = Vec::with_capacity(PERIOD + CHUNK);
-        while buf.len() < PERIOD + CHUNK {
+        while buf.len() < PERIOD {
             // xorshift64*: fixed seed, identical in every process.
             state ^= state >> 12;
             state ^= state << 25;
             state ^= state >> 27;
             buf.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
         }
-        buf.truncate(PERIOD + CHUNK);
+        buf.truncate(PERIOD);
+        // The tail repeats the head: `buf[i] == buf[i % PERIOD]` for every index.
+        buf.extend_from_within(..CHUNK);
         Bytes::from(buf)
     })
 }
@@ -164,6 +167,28 @@ mod tests {
                 assert!(!other.finish(size));
             }
         }
+    }
+
+    #[test]
+    fn verification_does_not_depend_on_how_the_body_is_split() {
+        let size = 2 * PERIOD as u64 + CHUNK as u64 + 5;
+        let key = object_key("p", size, 3, 9);
+        let mut whole = Vec::new();
+        let mut body = PatternBody::new(&key, 0, size);
+        while let Some(chunk) = body.next_chunk() {
+            whole.extend_from_slice(&chunk);
+        }
+        for piece in [1usize, 4096, 65_537, CHUNK + 1, 3_000_000] {
+            let mut v = Verifier::new(&key);
+            for p in whole.chunks(piece) {
+                v.update(p);
+            }
+            assert!(v.finish(size), "pieces of {piece}");
+        }
+        whole[PERIOD + 10] ^= 1;
+        let mut v = Verifier::new(&key);
+        v.update(&whole);
+        assert!(!v.finish(size), "a flipped bit is caught");
     }
 
     #[test]
