@@ -58,31 +58,31 @@ fn op<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 /// PUT, GET with every body verified, HEAD, mixed, list, multipart.
 fn exercise(endpoint: &str, keys: (&str, &str)) {
     let put = load(endpoint, keys, &["--op", "put", "--ops", "200", "--size", "4KiB"]);
-    assert_eq!(put["total_errors"], 0);
+    assert_eq!(put["total_errors"], 0, "errors: {}", put["errors"]);
     assert_eq!(op(&put, "PUT")["ops"], 200);
     assert!(op(&put, "PUT")["ops_per_sec"].as_f64().expect("ops/s") > 0.0);
     assert_eq!(op(&put, "PUT")["bytes"], 200 * 4096);
 
     let get = load(endpoint, keys, &["--op", "get", "--ops", "200", "--size", "10KiB", "--verify-fraction", "1"]);
-    assert_eq!(get["total_errors"], 0);
+    assert_eq!(get["total_errors"], 0, "errors: {}", get["errors"]);
     assert_eq!(op(&get, "GET")["ops"], 200);
     assert_eq!(get["verified_gets"], 200, "every GET body was checked");
     assert_eq!(op(&get, "GET")["bytes"], 200 * 10240);
 
     let head = load(endpoint, keys, &["--op", "head", "--ops", "100", "--size-dist", "1KiB..64KiB"]);
-    assert_eq!(head["total_errors"], 0);
+    assert_eq!(head["total_errors"], 0, "errors: {}", head["errors"]);
     assert_eq!(op(&head, "HEAD")["ops"], 100);
 
     let mixed = load(endpoint, keys, &["--op", "mixed", "--ops", "200", "--prefill", "50", "--verify-fraction", "1"]);
-    assert_eq!(mixed["total_errors"], 0);
+    assert_eq!(mixed["total_errors"], 0, "errors: {}", mixed["errors"]);
     assert_eq!(op(&mixed, "TOTAL")["ops"], 200);
 
     let list = load(endpoint, keys, &["--op", "list", "--ops", "20"]);
-    assert_eq!(list["total_errors"], 0);
+    assert_eq!(list["total_errors"], 0, "errors: {}", list["errors"]);
     assert_eq!(op(&list, "LIST")["ops"], 20);
 
     let mp = load(endpoint, keys, &["--op", "multipart-put", "--ops", "4", "--size", "11MiB", "--part-size", "5MiB"]);
-    assert_eq!(mp["total_errors"], 0);
+    assert_eq!(mp["total_errors"], 0, "errors: {}", mp["errors"]);
     assert_eq!(op(&mp, "MULTIPART-PUT")["bytes"], 4 * 11 * 1024 * 1024);
 }
 

@@ -100,6 +100,10 @@ impl Shared {
         Some(if remove { pool.swap_remove(i) } else { pool[i].clone() })
     }
 
+    fn contains(&self, key: &str) -> bool {
+        self.pool.lock().map(|pool| pool.iter().any(|k| k == key)).unwrap_or(false)
+    }
+
     fn add(&self, key: String) {
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(key);
@@ -294,6 +298,13 @@ async fn worker(cfg: Arc<Config>, shared: Arc<Shared>, w: usize) -> Stats {
                 if matches!(op, Op::Put | Op::MultipartPut) {
                     shared.add(key);
                 }
+            }
+            // In a mix, a DELETE may remove the key between our pick and the
+            // read: not an error if the key has left the pool meanwhile.
+            Err(label)
+                if mixed && matches!(op, Op::Get | Op::Head) && label.starts_with("404") && !shared.contains(&key) =>
+            {
+                stats.deleted_during_read += 1;
             }
             Err(label) => {
                 stats.error(op, &label);

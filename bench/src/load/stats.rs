@@ -36,6 +36,9 @@ pub struct Stats {
     /// Error label (`GET 404 NoSuchKey`, `PUT connect: ...`) → count.
     pub errors: BTreeMap<String, u64>,
     pub verified: u64,
+    /// Mixed runs: GET/HEAD answered 404 because a concurrent DELETE removed
+    /// the key after it was picked (not counted as errors).
+    pub deleted_during_read: u64,
 }
 
 impl Stats {
@@ -62,6 +65,7 @@ impl Stats {
             *self.errors.entry(label).or_insert(0) += n;
         }
         self.verified += other.verified;
+        self.deleted_during_read += other.deleted_during_read;
     }
 
     pub fn report(&self, elapsed: Duration, config: RunInfo) -> Report {
@@ -102,6 +106,7 @@ impl Stats {
             errors: self.errors.clone(),
             total_errors: self.errors.values().sum(),
             verified_gets: self.verified,
+            deleted_during_read: self.deleted_during_read,
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct Report {
     pub total_errors: u64,
     /// GET bodies compared byte for byte with the content that was PUT.
     pub verified_gets: u64,
+    /// Mixed runs: reads of keys a concurrent DELETE removed (404, not errors).
+    pub deleted_during_read: u64,
 }
 
 impl Report {
@@ -181,6 +188,9 @@ impl Report {
             );
         }
         let _ = writeln!(out, "verified GET bodies: {}", self.verified_gets);
+        if self.deleted_during_read > 0 {
+            let _ = writeln!(out, "reads of keys deleted concurrently (404, not errors): {}", self.deleted_during_read);
+        }
         if !self.errors.is_empty() {
             let _ = writeln!(out, "errors:");
             for (label, n) in &self.errors {
