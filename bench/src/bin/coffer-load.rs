@@ -66,6 +66,9 @@ struct Args {
     /// count (or 10,000) for delete, 0 otherwise.
     #[arg(long)]
     prefill: Option<u64>,
+    /// Workers of the prefill phase (default: --concurrency).
+    #[arg(long)]
+    prefill_concurrency: Option<usize>,
     /// Fraction of GET bodies compared with the content that was PUT.
     #[arg(long, default_value_t = 0.01)]
     verify_fraction: f64,
@@ -141,6 +144,7 @@ fn config(args: &Args) -> Result<Config, String> {
         concurrency: args.concurrency,
         stop,
         prefill,
+        prefill_concurrency: args.prefill_concurrency.unwrap_or(args.concurrency),
         verify_fraction: args.verify_fraction,
         part_size: units::parse_size(&args.part_size)?,
         list_prefix: args.list_prefix.clone(),

@@ -62,6 +62,8 @@ pub struct Config {
     pub concurrency: usize,
     pub stop: Stop,
     pub prefill: u64,
+    /// Workers of the prefill phase.
+    pub prefill_concurrency: usize,
     pub verify_fraction: f64,
     pub part_size: u64,
     pub list_prefix: String,
@@ -191,11 +193,11 @@ pub async fn run(cfg: Config) -> Result<Report, String> {
     Ok(stats.report(elapsed, cfg.info.clone()))
 }
 
-/// PUTs `cfg.prefill` objects with the run's concurrency (not measured).
+/// PUTs `cfg.prefill` objects with `prefill_concurrency` workers (not measured).
 async fn prefill(cfg: &Arc<Config>, shared: &Arc<Shared>) -> Result<(), String> {
     let bar = progress_bar(cfg.progress, cfg.prefill, "prefill {elapsed_precise} [{bar:40}] {pos}/{len}");
     let mut tasks = Vec::new();
-    for w in 0..cfg.concurrency {
+    for w in 0..cfg.prefill_concurrency.max(1) {
         let (cfg, shared, bar) = (Arc::clone(cfg), Arc::clone(shared), bar.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(Arc::clone(&cfg.target));
