@@ -56,7 +56,7 @@ fn op<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 }
 
 /// PUT, GET with every body verified, HEAD, mixed, list, multipart.
-fn exercise(endpoint: &str, keys: (&str, &str)) {
+fn exercise(endpoint: &str, keys: (&str, &str), stores_objects: bool) {
     let put = load(endpoint, keys, &["--op", "put", "--ops", "200", "--size", "4KiB"]);
     assert_eq!(put["total_errors"], 0, "errors: {}", put["errors"]);
     assert_eq!(op(&put, "PUT")["ops"], 200);
@@ -77,6 +77,18 @@ fn exercise(endpoint: &str, keys: (&str, &str)) {
     assert_eq!(mixed["total_errors"], 0, "errors: {}", mixed["errors"]);
     assert_eq!(op(&mixed, "TOTAL")["ops"], 200);
 
+    // Re-read what the PUT run wrote, found by listing (every body verified);
+    // the ceiling stores nothing, so only against a real server.
+    if stores_objects {
+        let existing = load(
+            endpoint,
+            keys,
+            &["--op", "get", "--ops", "50", "--existing", "--list-prefix", "coffer-load/", "--verify-fraction", "1"],
+        );
+        assert_eq!(existing["total_errors"], 0, "errors: {}", existing["errors"]);
+        assert_eq!(existing["verified_gets"], 50);
+    }
+
     let list = load(endpoint, keys, &["--op", "list", "--ops", "20"]);
     assert_eq!(list["total_errors"], 0, "errors: {}", list["errors"]);
     assert_eq!(op(&list, "LIST")["ops"], 20);
@@ -91,7 +103,7 @@ fn load_generator_against_the_ceiling() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer-ceiling"));
     cmd.args(["--listen", "127.0.0.1:0", "--threads", "1"]);
     let (_ceiling, endpoint) = start(cmd, "listening on ");
-    exercise(&endpoint, ("any", "thing"));
+    exercise(&endpoint, ("any", "thing"), false);
 }
 
 /// The release `coffer` binary next to this test's target directory, if it
@@ -118,7 +130,7 @@ fn load_generator_against_coffer() {
         .env("COFFER_ROOT_ACCESS_KEY", ak)
         .env("COFFER_ROOT_SECRET_KEY", sk);
     let (_server, endpoint) = start(cmd, "S3 API listening on ");
-    exercise(&endpoint, (ak, sk));
+    exercise(&endpoint, (ak, sk), true);
 
     // Wrong credentials are counted as errors, not a crash.
     let out = Command::new(env!("CARGO_BIN_EXE_coffer-load"))

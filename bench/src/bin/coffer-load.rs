@@ -66,6 +66,11 @@ struct Args {
     /// count (or 10,000) for delete, 0 otherwise.
     #[arg(long)]
     prefill: Option<u64>,
+    /// Read/delete the objects already under --list-prefix (written by an
+    /// earlier coffer-load run, e.g. before a zone was taken away) instead of
+    /// prefilling; found by listing.
+    #[arg(long)]
+    existing: bool,
     /// Workers of the prefill phase (default: --concurrency).
     #[arg(long)]
     prefill_concurrency: Option<usize>,
@@ -121,11 +126,12 @@ fn config(args: &Args) -> Result<Config, String> {
         return Err("--verify-fraction must be between 0 and 1".into());
     }
     let prefill = args.prefill.unwrap_or(match args.op {
+        _ if args.existing => 0,
         OpArg::Get | OpArg::Head | OpArg::Mixed => 4 * args.concurrency as u64,
         OpArg::Delete => args.ops.unwrap_or(10_000),
         _ => 0,
     });
-    if prefill == 0 && matches!(args.op, OpArg::Get | OpArg::Head | OpArg::Delete) {
+    if prefill == 0 && !args.existing && matches!(args.op, OpArg::Get | OpArg::Head | OpArg::Delete) {
         return Err("get, head and delete need objects: --prefill must be at least 1".into());
     }
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
@@ -144,6 +150,7 @@ fn config(args: &Args) -> Result<Config, String> {
         concurrency: args.concurrency,
         stop,
         prefill,
+        existing: args.existing,
         prefill_concurrency: args.prefill_concurrency.unwrap_or(args.concurrency),
         verify_fraction: args.verify_fraction,
         part_size: units::parse_size(&args.part_size)?,

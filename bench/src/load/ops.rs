@@ -116,6 +116,42 @@ pub async fn list(conn: &mut Conn, prefix: &str, delimiter: Option<&str>) -> Res
     Ok(body.len() as u64)
 }
 
+/// Every key under `prefix` (ListObjectsV2, all pages).
+pub async fn list_keys(conn: &mut Conn, prefix: &str) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = format!("list-type=2&max-keys=1000&prefix={}", encode(prefix, false));
+        if let Some(t) = &token {
+            query.push_str(&format!("&continuation-token={}", encode(t, false)));
+        }
+        let path = format!("/{}?{query}", conn.bucket());
+        let resp = conn.send(Method::GET, &path, &[], empty_body(), None).await?;
+        if resp.status() != StatusCode::OK {
+            return Err(format!("list: {}", failure(resp).await));
+        }
+        let body = collect(resp.into_body()).await?;
+        let text = String::from_utf8_lossy(&body);
+        let mut rest = text.as_ref();
+        while let Some(start) = rest.find("<Key>") {
+            let after = &rest[start + 5..];
+            let end = after.find("</Key>").ok_or("list: unterminated <Key>")?;
+            keys.push(after[..end].replace("&amp;", "&"));
+            rest = &after[end..];
+        }
+        match (xml_field(&text, "IsTruncated"), xml_field(&text, "NextContinuationToken")) {
+            (Some("true"), Some(t)) => {
+                let next = t.replace("&amp;", "&");
+                if token.as_deref() == Some(next.as_str()) {
+                    return Err("list: the server repeats its continuation token".into());
+                }
+                token = Some(next);
+            }
+            _ => return Ok(keys),
+        }
+    }
+}
+
 /// CreateMultipartUpload, UploadPart × ⌈size / part_size⌉ (in sequence),
 /// CompleteMultipartUpload. The object has the same content as a single PUT
 /// of the key would, so GETs verify it the same way.

@@ -62,6 +62,9 @@ pub struct Config {
     pub concurrency: usize,
     pub stop: Stop,
     pub prefill: u64,
+    /// Instead of (or before) prefilling, put every key under `list_prefix`
+    /// into the pool (objects an earlier coffer-load run wrote).
+    pub existing: bool,
     /// Workers of the prefill phase.
     pub prefill_concurrency: usize,
     pub verify_fraction: f64,
@@ -137,6 +140,15 @@ pub async fn run(cfg: Config) -> Result<Report, String> {
         remaining: AtomicU64::new(cfg.prefill),
         deadline: None,
     });
+    if cfg.existing {
+        let keys = ops::list_keys(&mut conn, &cfg.list_prefix).await?;
+        if keys.is_empty() {
+            return Err(format!("--existing: no object under prefix {:?}", cfg.list_prefix));
+        }
+        if let Ok(mut pool) = shared.pool.lock() {
+            pool.extend(keys);
+        }
+    }
     if cfg.prefill > 0 {
         prefill(&cfg, &shared).await?;
     }
