@@ -1,6 +1,9 @@
 //! Coffer benchmarks: criterion benches in `benches/` (see README.md) and the
 //! helpers they share. Everything a bench writes goes under one directory on
-//! the disk being measured.
+//! the disk being measured. [`load`] is the S3 load generator behind the
+//! `coffer-load` and `coffer-ceiling` binaries.
+
+pub mod load;
 
 use std::path::PathBuf;
 

@@ -1,12 +1,16 @@
 //! Replicated metadata: one RocksDB replica per zone (`azN/meta`).
 //!
 //! Design (see docs/storage-engine.md):
-//! - Commits are serialised by one lock. Each commit is a list of operations
+//! - Commits are ordered by one lock. Each commit is a list of operations
 //!   built while holding the lock from a consistent view (so preconditions are
-//!   checked atomically with the write), then applied as one `WriteBatch` with
-//!   a synced WAL to every fresh replica in parallel, together with the next
-//!   commit sequence number. A commit is acknowledged when at least
-//!   `WRITE_QUORUM` (2) replicas applied it.
+//!   checked atomically with the write, against every earlier commit), then
+//!   written as one `WriteBatch` to every fresh replica, together with the
+//!   next commit sequence number, *without* syncing the WAL; the lock is then
+//!   released. Durability is group commit: each replica's writer thread syncs
+//!   that replica's WAL (`flush_wal(true)`), and one sync covers every commit
+//!   written before it started, so concurrent committers share syncs. A
+//!   commit is acknowledged when at least `WRITE_QUORUM` (2) replicas have
+//!   synced it.
 //! - A replica that fails a write, or whose zone is unavailable, becomes
 //!   stale and is never written again until rebuilt; so every replica holds
 //!   exactly the prefix of commits up to its own sequence number, and the
@@ -45,11 +49,12 @@ struct Slot {
 /// Work for a replica's writer thread.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// One long-lived thread per replica applies that replica's commits, in
-/// commit order. (A new thread per commit made RocksDB draw the same skiplist
-/// heights for every memtable insert, because its per-thread random generator
-/// is seeded from a thread id that new threads reuse: inserts degraded to
-/// linear time and filling a bucket became quadratic.)
+/// One long-lived thread per replica syncs that replica's WAL for the
+/// committers waiting on it. (Writes happen on the committers' threads under
+/// the commit lock; an earlier design applied them here because a new thread
+/// per commit made RocksDB draw the same skiplist heights for every memtable
+/// insert, its per-thread random generator being seeded from a thread id that
+/// new threads reuse. Committers run on tokio's long-lived blocking pool.)
 struct ReplicaWriters {
     senders: Vec<std::sync::mpsc::Sender<Job>>,
 }
@@ -74,8 +79,18 @@ impl ReplicaWriters {
     }
 }
 
+/// Group-commit progress of one replica.
+#[derive(Default)]
+struct Durability {
+    /// Highest commit sequence written to the replica (memtable + WAL, maybe not synced).
+    written: AtomicU64,
+    /// Highest commit sequence known to be on disk (WAL synced).
+    synced: AtomicU64,
+}
+
 pub struct Meta {
     writers: ReplicaWriters,
+    durability: Arc<Vec<Durability>>,
     slots: RwLock<Vec<Slot>>,
     /// Serialises commits; holds the last committed sequence number.
     commit: Mutex<u64>,
@@ -140,8 +155,13 @@ impl Meta {
                 None => Slot { db: None, fresh: false },
             })
             .collect();
+        // Replicas opened from disk hold their commits durably (RocksDB replays the WAL).
+        let durability = (0..slots.len())
+            .map(|_| Durability { written: AtomicU64::new(max), synced: AtomicU64::new(max) })
+            .collect();
         Ok(Meta {
             writers: ReplicaWriters::start(slots.len())?,
+            durability: Arc::new(durability),
             slots: RwLock::new(slots),
             commit: Mutex::new(max),
             last_seq: AtomicU64::new(max),
@@ -180,43 +200,89 @@ impl Meta {
         }
     }
 
-    /// Runs `build` under the commit lock with a fresh replica, then applies
-    /// the operations it returns to every fresh replica.
-    pub fn commit<T>(&self, zones: &[Zone], build: impl FnOnce(&DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
-        let mut seq = lock(&self.commit);
-        let db = self.reader()?;
-        let (ops, out) = build(&db)?;
-        drop(db);
-        if ops.is_empty() {
-            return Ok(out);
+    /// A replica failed a write or a sync: it is stale from now on and its zone missing.
+    fn replica_failed(&self, zones: &[Zone], z: usize, e: &EngineError) {
+        tracing::error!(zone = z, error = %e, "metadata replica write failed; replica marked stale");
+        self.mark_stale(z);
+        if let Some(zone) = zones.get(z) {
+            zone.set_state(crate::zones::ZoneState::Missing);
         }
-        let targets: Vec<(usize, Arc<DB>)> = {
-            let mut slots = self.slots_write();
-            for (z, s) in slots.iter_mut().enumerate() {
-                // A replica whose zone failed misses this commit: it is stale from now on.
-                if s.fresh && !zones.get(z).map(|zz| zz.usable()).unwrap_or(false) {
-                    s.fresh = false;
+    }
+
+    /// Runs `build` under the commit lock with a fresh replica, writes the
+    /// operations it returns to every fresh replica, and waits until they are
+    /// durable (group commit, see the module doc).
+    pub fn commit<T>(&self, zones: &[Zone], build: impl FnOnce(&DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
+        let (next, written, out) = {
+            let mut seq = lock(&self.commit);
+            let db = self.reader()?;
+            let (ops, out) = build(&db)?;
+            drop(db);
+            if ops.is_empty() {
+                return Ok(out);
+            }
+            let targets: Vec<(usize, Arc<DB>)> = {
+                let mut slots = self.slots_write();
+                for (z, s) in slots.iter_mut().enumerate() {
+                    // A replica whose zone failed misses this commit: it is stale from now on.
+                    if s.fresh && !zones.get(z).map(|zz| zz.usable()).unwrap_or(false) {
+                        s.fresh = false;
+                    }
+                }
+                slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.fresh)
+                    .filter_map(|(z, s)| s.db.clone().map(|d| (z, d)))
+                    .collect()
+            };
+            if targets.len() < WRITE_QUORUM {
+                return Err(EngineError::InsufficientZones { available: targets.len(), needed: WRITE_QUORUM });
+            }
+            let next = *seq + 1;
+            // Unsynced writes take microseconds: done here, in commit order, so
+            // every replica holds the commits in the same sequence.
+            let mut written = Vec::with_capacity(targets.len());
+            let mut last_err = None;
+            for (z, db) in targets {
+                match apply(&db, &ops, next) {
+                    Ok(()) => {
+                        if let Some(d) = self.durability.get(z) {
+                            d.written.fetch_max(next, Ordering::AcqRel);
+                        }
+                        written.push((z, db));
+                    }
+                    Err(e) => {
+                        self.replica_failed(zones, z, &e);
+                        last_err = Some(e);
+                    }
                 }
             }
-            slots
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.fresh)
-                .filter_map(|(z, s)| s.db.clone().map(|d| (z, d)))
-                .collect()
+            if !written.is_empty() {
+                // Some replica holds it: later commits must come after it.
+                *seq = next;
+                self.last_seq.store(next, Ordering::Release);
+            }
+            if written.len() < WRITE_QUORUM {
+                // Ambiguous outcome: a surviving replica may hold it.
+                return match last_err {
+                    Some(e @ EngineError::NoSpace { .. }) => Err(e),
+                    _ => Err(EngineError::InsufficientZones { available: written.len(), needed: WRITE_QUORUM }),
+                };
+            }
+            (next, written, out)
         };
-        if targets.len() < WRITE_QUORUM {
-            return Err(EngineError::InsufficientZones { available: targets.len(), needed: WRITE_QUORUM });
-        }
-        let next = *seq + 1;
-        let ops = Arc::new(ops);
+
+        // Durability, outside the lock: ask each replica's writer thread for a
+        // WAL sync covering `next`. A sync started after our write covers it;
+        // committers queued behind one sync find their sequence already synced.
         let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<()>)>();
-        let mut results: Vec<(usize, Result<()>)> = Vec::with_capacity(targets.len());
-        let mut sent = Vec::with_capacity(targets.len());
-        for (z, db) in &targets {
-            let (z, db, ops, done) = (*z, db.clone(), ops.clone(), done_tx.clone());
+        let mut results: Vec<(usize, Result<()>)> = Vec::with_capacity(written.len());
+        let mut sent = Vec::with_capacity(written.len());
+        for (z, db) in written {
+            let (durability, done) = (Arc::clone(&self.durability), done_tx.clone());
             let job: Job = Box::new(move || {
-                let _ = done.send((z, apply(&db, &ops, next)));
+                let _ = done.send((z, sync_replica(&db, &durability, z, next)));
             });
             match self.writers.senders.get(z).map(|s| s.send(job)) {
                 Some(Ok(())) => sent.push(z),
@@ -238,25 +304,15 @@ impl Meta {
             match r {
                 Ok(()) => ok += 1,
                 Err(e) => {
-                    tracing::error!(zone = z, error = %e, "metadata replica write failed; replica marked stale");
-                    self.mark_stale(z);
-                    if let Some(zone) = zones.get(z) {
-                        zone.set_state(crate::zones::ZoneState::Missing);
-                    }
+                    self.replica_failed(zones, z, &e);
                     last_err = Some(e);
                 }
             }
         }
         if ok >= WRITE_QUORUM {
-            *seq = next;
-            self.last_seq.store(next, Ordering::Release);
             return Ok(out);
         }
-        // Fewer than a quorum applied: the outcome is ambiguous (a surviving replica may hold it).
-        if ok > 0 {
-            *seq = next;
-            self.last_seq.store(next, Ordering::Release);
-        }
+        // Written but durable on fewer than a quorum: the outcome is ambiguous.
         match last_err {
             Some(e @ EngineError::NoSpace { .. }) => Err(e),
             _ => Err(EngineError::InsufficientZones { available: ok, needed: WRITE_QUORUM }),
@@ -315,6 +371,11 @@ impl Meta {
                 what: format!("rebuilt replica has sequence {got}, expected {}", *seq),
             });
         }
+        if let Some(d) = self.durability.get(zone) {
+            // The copied files were fsynced: everything up to `seq` is durable.
+            d.written.store(*seq, Ordering::Release);
+            d.synced.store(*seq, Ordering::Release);
+        }
         if let Some(s) = self.slots_write().get_mut(zone) {
             s.db = Some(Arc::new(db));
             s.fresh = true;
@@ -346,6 +407,22 @@ impl Meta {
     }
 }
 
+/// Makes commit `seq` durable on replica `z`: nothing to do if a sync since
+/// its write already covered it, else one WAL sync covering every commit
+/// written so far.
+fn sync_replica(db: &DB, durability: &[Durability], z: usize, seq: u64) -> Result<()> {
+    let d = durability.get(z).ok_or_else(|| EngineError::Corrupt { what: "replica index".into() })?;
+    if d.synced.load(Ordering::Acquire) >= seq {
+        return Ok(());
+    }
+    // Read before syncing: every commit up to `upto` was written before the sync starts.
+    let upto = d.written.load(Ordering::Acquire);
+    db.flush_wal(true).map_err(|e| db_err("sync metadata WAL", e))?;
+    d.synced.fetch_max(upto, Ordering::AcqRel);
+    Ok(())
+}
+
+/// Writes one commit to a replica's memtable and WAL; not synced (see [`sync_replica`]).
 fn apply(db: &DB, ops: &[Op], seq: u64) -> Result<()> {
     let mut batch = WriteBatch::default();
     for op in ops {
@@ -356,7 +433,7 @@ fn apply(db: &DB, ops: &[Op], seq: u64) -> Result<()> {
     }
     batch.put_cf(cf(db, CF_SYS)?, SYS_COMMIT_SEQ, encode_seq(seq));
     let mut wo = WriteOptions::default();
-    wo.set_sync(true);
+    wo.set_sync(false);
     db.write_opt(batch, &wo).map_err(|e| db_err("commit metadata", e))
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs coffer-load against coffer-ceiling and a real `coffer server`, side by
+# side in the same run, for the issue's workloads, and prints one line per
+# workload with both figures, the ratio and the server's peak RSS (VmHWM).
+#
+# Usage: bench/scripts/compare.sh [DURATION] [WORKLOAD...]
+#   DURATION   per workload and server (default 15s)
+#   WORKLOAD   any of put4k get4k head4k put64m get64m (default: all)
+# Environment: CARGO_TARGET_DIR (where the release binaries are),
+#   COFFER_BENCH_DIR (data directory parent, default ~/.cache/coffer-bench),
+#   OUT (directory for the JSON reports, default a new temp dir).
+set -euo pipefail
+
+DURATION=${1:-15s}
+shift || true
+WORKLOADS=${*:-put4k get4k head4k put64m get64m}
+BIN=${CARGO_TARGET_DIR:-target}/release
+BENCH_DIR=${COFFER_BENCH_DIR:-$HOME/.cache/coffer-bench}
+OUT=${OUT:-$(mktemp -d /tmp/coffer-compare.XXXXXX)}
+AK=COFFERLOADBENCH0001
+SK=coffer/load+bench=0123456789abcdefghij
+mkdir -p "$BENCH_DIR" "$OUT"
+
+wait_line() { # FILE PATTERN -> prints the endpoint
+    for _ in $(seq 1 600); do
+        local ep
+        ep=$(grep -o "$2 http://[0-9.:]*[0-9]" "$1" 2>/dev/null | head -1 | sed 's|.* ||') || true
+        if [ -n "$ep" ]; then
+            echo "$ep"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "timed out waiting for '$2' in $1" >&2
+    return 1
+}
+
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+start_ceiling() {
+    "$BIN/coffer-ceiling" --listen 127.0.0.1:0 > "$OUT/ceiling.log" 2>&1 &
+    CEIL_PID=$!
+    CEIL=$(wait_line "$OUT/ceiling.log" "listening on")
+}
+
+start_coffer() {
+    DATA=$(mktemp -d "$BENCH_DIR/load-data.XXXXXX")
+    COFFER_ROOT_ACCESS_KEY=$AK COFFER_ROOT_SECRET_KEY=$SK \
+        "$BIN/coffer" server --data-dir "$DATA" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+        > "$OUT/coffer.log" 2>&1 &
+    COFFER_PID=$!
+    COFFER=$(wait_line "$OUT/coffer.log" "S3 API listening on")
+}
+
+stop() {
+    [ -n "${CEIL_PID:-}" ] && kill "$CEIL_PID" 2>/dev/null && wait "$CEIL_PID" 2>/dev/null || true
+    [ -n "${COFFER_PID:-}" ] && kill "$COFFER_PID" 2>/dev/null && wait "$COFFER_PID" 2>/dev/null || true
+    [ -n "${DATA:-}" ] && rm -rf "$DATA"
+    CEIL_PID= COFFER_PID= DATA=
+}
+trap stop EXIT
+
+args_for() {
+    case $1 in
+        put4k) echo "--op put --size 4KiB --concurrency 32" ;;
+        get4k) echo "--op get --size 4KiB --concurrency 32 --prefill 2000" ;;
+        head4k) echo "--op head --size 4KiB --concurrency 32 --prefill 2000" ;;
+        put64m) echo "--op put --size 64MiB --concurrency 4" ;;
+        get64m) echo "--op get --size 64MiB --concurrency 4 --prefill 16" ;;
+        *) echo "unknown workload $1" >&2; exit 2 ;;
+    esac
+}
+
+summary() { # JSON -> "ops/s MiB/s p50 p99 errors"
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); o=r["operations"][0]
+print("%.0f %.1f %.2f %.2f %d" % (o["ops_per_sec"], o["mib_per_sec"], o["latency_ms"]["p50"], o["latency_ms"]["p99"], r["total_errors"]))' "$1"
+}
+
+printf '%-8s | %-34s | %-34s | %-6s | %s\n' workload "ceiling ops/s MiB/s p50 p99 err" "coffer ops/s MiB/s p50 p99 err" ratio "coffer VmHWM MiB"
+for w in $WORKLOADS; do
+    # One fresh server of each kind per workload, so RSS and data are per workload.
+    start_ceiling
+    start_coffer
+    # shellcheck disable=SC2046
+    "$BIN/coffer-load" --endpoint "$CEIL" --json --duration "$DURATION" $(args_for "$w") > "$OUT/$w-ceiling.json" || true
+    # shellcheck disable=SC2046
+    "$BIN/coffer-load" --endpoint "$COFFER" --access-key $AK --secret-key $SK --json --duration "$DURATION" \
+        $(args_for "$w") > "$OUT/$w-coffer.json" || true
+    RSS=$(( $(hwm "$COFFER_PID") / 1024 ))
+    if ! [ -s "$OUT/$w-ceiling.json" ] || ! [ -s "$OUT/$w-coffer.json" ]; then
+        echo "$w: a run failed (see $OUT)"; stop; continue
+    fi
+    read -r c_ops c_mib c50 c99 cerr < <(summary "$OUT/$w-ceiling.json")
+    read -r s_ops s_mib s50 s99 serr < <(summary "$OUT/$w-coffer.json")
+    case $w in *64m) ratio=$(python3 -c "print('%.0f%%' % (100*$s_mib/max($c_mib,1e-9)))") ;;
+        *) ratio=$(python3 -c "print('%.0f%%' % (100*$s_ops/max($c_ops,1e-9)))") ;; esac
+    printf '%-8s | %-34s | %-34s | %-6s | %s\n' "$w" "$c_ops $c_mib $c50 $c99 $cerr" "$s_ops $s_mib $s50 $s99 $serr" "$ratio" "$RSS"
+    stop
+done
+echo "JSON reports in $OUT"
