@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the S3 server.
     Server(ServerArgs),
+    /// Talk to a running server's admin API (status, heal, scrub).
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +53,21 @@ pub struct ServerArgs {
     /// Log filter (tracing env-filter syntax), e.g. `info` or `coffer=debug`.
     #[arg(long, env = "COFFER_LOG", default_value = "info")]
     pub log: String,
+    /// Bearer token for the admin API (`Authorization: Bearer <token>`); without one the admin API answers 401.
+    #[arg(long, env = "COFFER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Seconds between scrub passes over every object. Default 604800 (weekly)
+    #[arg(long, env = "COFFER_SCRUB_INTERVAL_SECS")]
+    pub scrub_interval_secs: Option<u64>,
+    /// Read rate limit of the scrubber, bytes per second (0 = unlimited). Default 20 MiB/s
+    #[arg(long, env = "COFFER_SCRUB_BYTES_PER_SEC")]
+    pub scrub_bytes_per_sec: Option<u64>,
+    /// Read rate limit of heal passes started by the admin API, bytes per second (0 = unlimited). Default 0
+    #[arg(long, env = "COFFER_HEAL_BYTES_PER_SEC")]
+    pub heal_bytes_per_sec: Option<u64>,
+    /// Test-only: scrub interval in milliseconds, overriding scrub_interval_secs.
+    #[arg(long, hide = true)]
+    pub test_scrub_interval_ms: Option<u64>,
     /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
     #[arg(long, hide = true)]
     pub test_min_part_size_bytes: Option<u64>,
@@ -72,6 +89,11 @@ impl Default for ServerArgs {
             region: None,
             domain: None,
             log: "info".into(),
+            admin_token: None,
+            scrub_interval_secs: None,
+            scrub_bytes_per_sec: None,
+            heal_bytes_per_sec: None,
+            test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
             root_access_key: None,
             root_secret_key: None,
@@ -91,6 +113,10 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
+    admin_token: Option<String>,
+    scrub_interval_secs: Option<u64>,
+    scrub_bytes_per_sec: Option<u64>,
+    heal_bytes_per_sec: Option<u64>,
 }
 
 /// Validated server configuration.
@@ -111,6 +137,14 @@ pub struct Config {
     pub min_part_size_bytes: u64,
     /// Root credentials given by the operator; generated and stored when absent.
     pub root_credentials: Option<(String, SecretString)>,
+    /// Bearer token of the admin API; `None` disables it (401) but not health.
+    pub admin_token: Option<SecretString>,
+    /// Time between scrub passes.
+    pub scrub_interval: std::time::Duration,
+    /// Scrubber read rate limit (bytes/s); `None` = unlimited.
+    pub scrub_bytes_per_sec: Option<u64>,
+    /// Admin heal read rate limit (bytes/s); `None` = unlimited.
+    pub heal_bytes_per_sec: Option<u64>,
 }
 
 /// A secret that never appears in `Debug` output.
@@ -165,6 +199,23 @@ impl Config {
             body_idle_timeout_ms: file.body_idle_timeout_ms.unwrap_or(60_000),
             header_read_timeout_ms: file.header_read_timeout_ms.unwrap_or(30_000),
             min_part_size_bytes: args.test_min_part_size_bytes.unwrap_or(MIN_PART_SIZE_BYTES),
+            admin_token: args.admin_token.clone().or(file.admin_token).map(SecretString),
+            scrub_interval: match args.test_scrub_interval_ms {
+                Some(ms) => std::time::Duration::from_millis(ms.max(10)),
+                None => {
+                    let secs = args.scrub_interval_secs.or(file.scrub_interval_secs).unwrap_or(7 * 24 * 3600);
+                    if secs == 0 {
+                        return Err(ConfigError::Invalid {
+                            field: "scrub_interval_secs",
+                            message: "must be at least 1 second".into(),
+                        });
+                    }
+                    std::time::Duration::from_secs(secs)
+                }
+            },
+            scrub_bytes_per_sec: Some(args.scrub_bytes_per_sec.or(file.scrub_bytes_per_sec).unwrap_or(20 << 20))
+                .filter(|r| *r > 0),
+            heal_bytes_per_sec: args.heal_bytes_per_sec.or(file.heal_bytes_per_sec).filter(|r| *r > 0),
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -187,6 +238,14 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     field: "COFFER_ROOT_SECRET_KEY",
                     message: "must be at least 8 characters".into(),
+                });
+            }
+        }
+        if let Some(token) = &config.admin_token {
+            if token.0.len() < 8 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::Invalid {
+                    field: "admin_token",
+                    message: "must be at least 8 characters without spaces".into(),
                 });
             }
         }

@@ -11,6 +11,7 @@
 //! `handle_<op>` each; bodies streamed through `body`'s verifier) →
 //! `response` (XML, and the one place that writes `<Error>`).
 
+pub mod admin_cli;
 pub mod auth;
 pub mod body;
 pub mod checksum;
@@ -18,6 +19,8 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
+pub mod ops;
 pub mod response;
 pub mod router;
 pub mod server;

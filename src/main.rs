@@ -1,4 +1,5 @@
-//! The `coffer` command: `coffer server` runs the S3 server.
+//! The `coffer` command: `coffer server` runs the S3 server, `coffer admin`
+//! talks to a running server's admin API.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use storage_engine::{Engine, EngineConfig};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Admin(args) => coffer::admin_cli::run(args),
         Command::Server(args) => {
             let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

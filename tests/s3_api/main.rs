@@ -32,6 +32,8 @@
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
 //! - `lifecycle`: health endpoints, SIGTERM exit code, restart, losing an AZ
 //!   directory.
+//! - `ops`: admin API and CLI, metrics, SIGKILL crash loop, AZ loss and
+//!   heal, bitrot and the scrubber.
 
 mod common;
 
@@ -43,6 +45,7 @@ mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
+mod ops;
 mod ranges;
 mod raw_auth;
 mod streaming;
