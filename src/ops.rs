@@ -26,6 +26,10 @@ use crate::server::AppState;
 
 const STATE_FILE: &str = "scrub-state.json";
 const HEAL_CHECK_PERIOD: Duration = Duration::from_secs(2);
+const HEAL_MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Writes from this size on are checked against free space before any byte is read.
+const FREE_SPACE_CHECK_MIN: u64 = 1 << 20;
+const FREE_SPACE_RESERVE: u64 = 1 << 20;
 
 /// Outcome of one finished pass, persisted for the scrub schedule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,20 +186,57 @@ pub async fn scrubber(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiv
 }
 
 /// Repairs what reads and writes reported damaged, and zones that are not online.
+///
+/// A zone that stays out of service after a pass (a dead or full disk) backs
+/// the healer off, doubling up to `HEAL_MAX_BACKOFF`, so it does not re-read
+/// the whole store every few seconds.
 pub async fn healer(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut wait = HEAL_CHECK_PERIOD;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(HEAL_CHECK_PERIOD) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
+        let not_online = |s: &storage_engine::EngineStats| s.zones.iter().any(|z| z.state != ZoneState::Online);
         let stats = state.engine.stats();
-        let needed = stats.pending_heal > 0 || stats.zones.iter().any(|z| z.state != ZoneState::Online);
-        if needed {
-            if let Err(err) = run_pass(&state, state.config.heal_bytes_per_sec, false).await {
-                tracing::warn!(error = %err, "background heal failed");
-            }
+        if stats.pending_heal == 0 && !not_online(&stats) {
+            wait = HEAL_CHECK_PERIOD;
+            continue;
         }
+        if let Err(err) = run_pass(&state, state.config.heal_bytes_per_sec, false).await {
+            tracing::warn!(error = %err, "background heal failed");
+        }
+        let after = state.engine.stats();
+        wait = if after.pending_heal == 0 && !not_online(&after) {
+            HEAL_CHECK_PERIOD
+        } else {
+            (wait * 2).min(HEAL_MAX_BACKOFF)
+        };
     }
+}
+
+/// Refuses a write of `len` bytes up front when fewer than two usable zones
+/// have room for their share of it (half the object each with RS(4,2) over
+/// three zones, plus a reserve). Small writes are not checked.
+pub fn check_free_space(state: &AppState, len: u64) -> Result<(), crate::error::ApiError> {
+    if len < FREE_SPACE_CHECK_MIN {
+        return Ok(());
+    }
+    let need = len / 2 + FREE_SPACE_RESERVE;
+    let stats = state.engine.stats();
+    let roomy = stats
+        .zones
+        .iter()
+        .filter(|z| z.state != ZoneState::Missing)
+        .filter(|z| disk_space(&z.dir).is_none_or(|(_, free)| free >= need))
+        .count();
+    if roomy >= 2 {
+        return Ok(());
+    }
+    Err(crate::error::ApiError::new(
+        crate::error::S3ErrorCode::InsufficientStorage,
+        "The server does not have enough free space to store the object.",
+    ))
 }
 
 pub fn zone_state_code(state: &ZoneState) -> i64 {
@@ -319,4 +360,12 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
         }
         _ => error(StatusCode::NOT_FOUND, "NotFound", "no such admin endpoint"),
     }
+}
+
+/// The payload length a request announces (decoded length for aws-chunked bodies).
+pub fn announced_length(headers: &http::HeaderMap) -> u64 {
+    ["x-amz-decoded-content-length", "content-length"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0)
 }

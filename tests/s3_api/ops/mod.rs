@@ -6,6 +6,7 @@ mod admin;
 mod az_loss;
 mod bitrot;
 mod crash;
+mod enospc;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
