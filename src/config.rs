@@ -301,4 +301,27 @@ mod tests {
         let err = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect_err("invalid");
         assert!(err.to_string().contains("regoin"), "{err}");
     }
+
+    #[test]
+    fn ops_settings_default_and_validate() {
+        let config = Config::from_args(&ServerArgs::default()).expect("defaults are valid");
+        assert_eq!(config.scrub_interval, std::time::Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.scrub_bytes_per_sec, Some(20 << 20));
+        assert!(config.admin_token.is_none() && config.heal_bytes_per_sec.is_none());
+        let short = ServerArgs { admin_token: Some("short".into()), ..Default::default() };
+        assert!(Config::from_args(&short).expect_err("too short").to_string().contains("admin_token"));
+        let zero = ServerArgs { scrub_interval_secs: Some(0), ..Default::default() };
+        assert!(Config::from_args(&zero).expect_err("zero").to_string().contains("scrub_interval_secs"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\n",
+        )
+        .expect("write");
+        let config = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect("valid");
+        assert_eq!(config.admin_token.map(|t| t.0).as_deref(), Some("file-token-123"));
+        assert_eq!(config.scrub_interval, std::time::Duration::from_secs(3600));
+        assert_eq!(config.scrub_bytes_per_sec, None, "0 means unlimited");
+    }
 }

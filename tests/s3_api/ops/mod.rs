@@ -7,6 +7,7 @@ mod az_loss;
 mod bitrot;
 mod crash;
 mod enospc;
+mod markers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
