@@ -26,7 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the S3 server.
     Server(ServerArgs),
-    /// Administer a running server (users, access keys, policies, groups).
+    /// Administer a running server: users, access keys, policies and groups
+    /// (IAM API), status, heal and scrub (admin API).
     Admin(crate::admin_cli::AdminArgs),
 }
 
@@ -58,6 +59,21 @@ pub struct ServerArgs {
     /// the environment variable takes a comma-separated list.
     #[arg(long = "trusted-proxy", env = "COFFER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Bearer token for the admin API (`Authorization: Bearer <token>`); without one the admin API answers 401.
+    #[arg(long, env = "COFFER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Seconds between scrub passes over every object. Default 604800 (weekly)
+    #[arg(long, env = "COFFER_SCRUB_INTERVAL_SECS")]
+    pub scrub_interval_secs: Option<u64>,
+    /// Read rate limit of the scrubber, bytes per second (0 = unlimited). Default 20 MiB/s
+    #[arg(long, env = "COFFER_SCRUB_BYTES_PER_SEC")]
+    pub scrub_bytes_per_sec: Option<u64>,
+    /// Read rate limit of heal passes started by the admin API, bytes per second (0 = unlimited). Default 0
+    #[arg(long, env = "COFFER_HEAL_BYTES_PER_SEC")]
+    pub heal_bytes_per_sec: Option<u64>,
+    /// Test-only: scrub interval in milliseconds, overriding scrub_interval_secs.
+    #[arg(long, hide = true)]
+    pub test_scrub_interval_ms: Option<u64>,
     /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
     #[arg(long, hide = true)]
     pub test_min_part_size_bytes: Option<u64>,
@@ -80,6 +96,11 @@ impl Default for ServerArgs {
             domain: None,
             log: "info".into(),
             trusted_proxies: Vec::new(),
+            admin_token: None,
+            scrub_interval_secs: None,
+            scrub_bytes_per_sec: None,
+            heal_bytes_per_sec: None,
+            test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
             root_access_key: None,
             root_secret_key: None,
@@ -101,6 +122,10 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     account_public_access_block: Option<FilePublicAccessBlock>,
+    admin_token: Option<String>,
+    scrub_interval_secs: Option<u64>,
+    scrub_bytes_per_sec: Option<u64>,
+    heal_bytes_per_sec: Option<u64>,
 }
 
 /// `[account_public_access_block]`: the server-wide (account-level) Block
@@ -140,6 +165,14 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Account-level Block Public Access, combined with each bucket's setting.
     pub account_public_access_block: policy::PublicAccessBlock,
+    /// Bearer token of the admin API; `None` disables it (401) but not health.
+    pub admin_token: Option<SecretString>,
+    /// Time between scrub passes.
+    pub scrub_interval: std::time::Duration,
+    /// Scrubber read rate limit (bytes/s); `None` = unlimited.
+    pub scrub_bytes_per_sec: Option<u64>,
+    /// Admin heal read rate limit (bytes/s); `None` = unlimited.
+    pub heal_bytes_per_sec: Option<u64>,
 }
 
 /// Parses a trusted proxy: an address (`127.0.0.1`, `::1`) or a CIDR range.
@@ -213,6 +246,23 @@ impl Config {
             body_idle_timeout_ms: file.body_idle_timeout_ms.unwrap_or(60_000),
             header_read_timeout_ms: file.header_read_timeout_ms.unwrap_or(30_000),
             min_part_size_bytes: args.test_min_part_size_bytes.unwrap_or(MIN_PART_SIZE_BYTES),
+            admin_token: args.admin_token.clone().or(file.admin_token).map(SecretString),
+            scrub_interval: match args.test_scrub_interval_ms {
+                Some(ms) => std::time::Duration::from_millis(ms.max(10)),
+                None => {
+                    let secs = args.scrub_interval_secs.or(file.scrub_interval_secs).unwrap_or(7 * 24 * 3600);
+                    if secs == 0 {
+                        return Err(ConfigError::Invalid {
+                            field: "scrub_interval_secs",
+                            message: "must be at least 1 second".into(),
+                        });
+                    }
+                    std::time::Duration::from_secs(secs)
+                }
+            },
+            scrub_bytes_per_sec: Some(args.scrub_bytes_per_sec.or(file.scrub_bytes_per_sec).unwrap_or(20 << 20))
+                .filter(|r| *r > 0),
+            heal_bytes_per_sec: args.heal_bytes_per_sec.or(file.heal_bytes_per_sec).filter(|r| *r > 0),
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -242,6 +292,14 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     field: "COFFER_ROOT_SECRET_KEY",
                     message: "must be at least 8 characters".into(),
+                });
+            }
+        }
+        if let Some(token) = &config.admin_token {
+            if token.0.len() < 8 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::Invalid {
+                    field: "admin_token",
+                    message: "must be at least 8 characters without spaces".into(),
                 });
             }
         }
@@ -315,5 +373,28 @@ mod tests {
         std::fs::write(&path, "regoin = \"x\"\n").expect("write");
         let err = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect_err("invalid");
         assert!(err.to_string().contains("regoin"), "{err}");
+    }
+
+    #[test]
+    fn ops_settings_default_and_validate() {
+        let config = Config::from_args(&ServerArgs::default()).expect("defaults are valid");
+        assert_eq!(config.scrub_interval, std::time::Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.scrub_bytes_per_sec, Some(20 << 20));
+        assert!(config.admin_token.is_none() && config.heal_bytes_per_sec.is_none());
+        let short = ServerArgs { admin_token: Some("short".into()), ..Default::default() };
+        assert!(Config::from_args(&short).expect_err("too short").to_string().contains("admin_token"));
+        let zero = ServerArgs { scrub_interval_secs: Some(0), ..Default::default() };
+        assert!(Config::from_args(&zero).expect_err("zero").to_string().contains("scrub_interval_secs"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\n",
+        )
+        .expect("write");
+        let config = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect("valid");
+        assert_eq!(config.admin_token.map(|t| t.0).as_deref(), Some("file-token-123"));
+        assert_eq!(config.scrub_interval, std::time::Duration::from_secs(3600));
+        assert_eq!(config.scrub_bytes_per_sec, None, "0 means unlimited");
     }
 }

@@ -51,6 +51,7 @@ pub enum S3ErrorCode {
     RequestTimeTooSkewed,
     RequestTimeout,
     ServiceUnavailable,
+    InsufficientStorage,
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
@@ -115,6 +116,7 @@ impl S3ErrorCode {
             RequestTimeTooSkewed => S::FORBIDDEN,
             RequestTimeout => S::BAD_REQUEST,
             ServiceUnavailable => S::SERVICE_UNAVAILABLE,
+            InsufficientStorage => S::INSUFFICIENT_STORAGE,
             SignatureDoesNotMatch => S::FORBIDDEN,
             SlowDown => S::SERVICE_UNAVAILABLE,
             XAmzContentSHA256Mismatch => S::BAD_REQUEST,
@@ -178,6 +180,7 @@ impl S3ErrorCode {
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             RequestTimeout => "RequestTimeout",
             ServiceUnavailable => "ServiceUnavailable",
+            InsufficientStorage => "InsufficientStorage",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             SlowDown => "SlowDown",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
@@ -333,7 +336,7 @@ impl From<EngineError> for ApiError {
                 ApiError::internal(e)
             }
             e @ EngineError::NoSpace { .. } => ApiError {
-                code: C::ServiceUnavailable,
+                code: C::InsufficientStorage,
                 message: "The server has no space left to store the object.".into(),
                 resource: None,
                 extra: Vec::new(),

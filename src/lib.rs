@@ -26,6 +26,8 @@ pub mod credentials;
 pub mod error;
 pub mod handlers;
 pub mod iam;
+pub mod metrics;
+pub mod ops;
 pub mod response;
 pub mod router;
 pub mod server;

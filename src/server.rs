@@ -46,6 +46,8 @@ pub struct AppState {
     pub owner: Owner,
     /// Parsed bucket and identity policies, shared across requests.
     pub policies: Arc<crate::access::PolicyCache>,
+    pub metrics: crate::metrics::Metrics,
+    pub ops: crate::ops::Ops,
     ready: AtomicBool,
 }
 
@@ -54,7 +56,10 @@ impl AppState {
         let id = identities.account_canonical_id().to_string();
         let account_id = identities.account_id().to_string();
         let policies = Arc::new(crate::access::PolicyCache::default());
+        let ops = crate::ops::Ops::new(&config.data_dir, config.scrub_interval);
         AppState {
+            metrics: crate::metrics::Metrics::new(),
+            ops,
             config,
             engine,
             identities,
@@ -95,6 +100,12 @@ pub async fn serve_s3(
         let head = req.method() == Method::HEAD;
         let resource = req.uri().path().to_string();
         let started = std::time::Instant::now();
+        let bytes_in = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
         let (op, result) = dispatch(&state, req, &request_id, peer).await;
         let mut response = match result {
             Ok(response) => response,
@@ -113,6 +124,18 @@ pub async fn serve_s3(
             headers.insert("x-amz-id-2", value);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        let bytes_out = if head {
+            0
+        } else {
+            response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .or_else(|| http_body::Body::size_hint(response.body()).exact())
+                .unwrap_or(0)
+        };
+        state.metrics.observe_request(op, response.status().as_u16(), started.elapsed(), bytes_in, bytes_out);
         tracing::info!(
             op,
             status = response.status().as_u16(),
@@ -182,13 +205,14 @@ fn hide_missing_keys(
     }
 }
 
-/// Serves the admin listener: health now, metrics and admin calls later.
+/// Serves the admin listener: health checks (no token), then metrics and the
+/// admin API (bearer token, see `ops`).
 async fn serve_admin(state: Arc<AppState>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let (status, text) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health/live") => (StatusCode::OK, "live\n"),
         (&Method::GET, "/health/ready") if state.ready.load(Ordering::SeqCst) => (StatusCode::OK, "ready\n"),
         (&Method::GET, "/health/ready") => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
-        _ => (StatusCode::NOT_FOUND, "not found\n"),
+        _ => return Ok(crate::ops::serve_admin_api(state, req).await),
     };
     let mut response = Response::new(response::full(text));
     *response.status_mut() = status;
@@ -263,6 +287,7 @@ pub struct RunningServer {
     engine: Engine,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -287,10 +312,17 @@ impl RunningServer {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let tasks = vec![
             tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone())),
-            tokio::spawn(run_listener(admin, Listener::Admin, state.clone(), rx)),
+            tokio::spawn(run_listener(admin, Listener::Admin, state.clone(), rx.clone())),
         ];
+        let background = vec![
+            tokio::spawn(crate::ops::scrubber(state.clone(), rx.clone())),
+            tokio::spawn(crate::ops::healer(state.clone(), rx)),
+        ];
+        if state.config.admin_token.is_none() {
+            tracing::warn!("no admin token configured (COFFER_ADMIN_TOKEN): the admin API and /metrics answer 401");
+        }
         state.set_ready(true);
-        Ok(RunningServer { s3_addr, admin_addr, state, engine, stop, tasks })
+        Ok(RunningServer { s3_addr, admin_addr, state, engine, stop, tasks, background })
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by the
@@ -299,6 +331,11 @@ impl RunningServer {
         self.state.set_ready(false);
         let _ = self.stop.send(true);
         for task in self.tasks {
+            let _ = task.await;
+        }
+        // A scrub or heal pass in progress is cut short; the next one redoes it.
+        for task in self.background {
+            task.abort();
             let _ = task.await;
         }
         self.engine.shutdown().await.map_err(|err| {

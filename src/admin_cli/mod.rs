@@ -1,17 +1,22 @@
 //! `coffer admin`: the operator's client. It talks to a running server over
-//! the network only (the IAM query API on the S3 endpoint for identities), so
-//! it works the same against a local or a remote server.
+//! the network only, so it works the same against a local or a remote server:
+//! identities through the IAM query API on the S3 endpoint (`--endpoint`,
+//! root credentials), status, heal and scrub through the admin API
+//! (`--admin-endpoint`, bearer token from `COFFER_ADMIN_TOKEN`).
 //!
 //! Adding a command family: a `clap::Subcommand` enum in its own module,
 //! flattened into [`AdminCommand`], and a branch in [`run`].
 
 pub mod client;
 pub mod iam;
+pub mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bytes::Bytes;
 use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
 use zeroize::Zeroizing;
 
 use crate::credentials::ROOT_CREDENTIALS_FILE;
@@ -37,6 +42,12 @@ pub struct AdminArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Base URL of the server's admin listener.
+    #[arg(long, global = true, env = "COFFER_ADMIN_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+    pub admin_endpoint: String,
+    /// Admin bearer token (normally from the environment).
+    #[arg(long, global = true, env = "COFFER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -45,6 +56,8 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     #[command(flatten)]
     Iam(iam::IamCommand),
+    #[command(flatten)]
+    Ops(ops::OpsCommand),
 }
 
 #[derive(serde::Deserialize)]
@@ -66,17 +79,31 @@ fn credentials(args: &AdminArgs) -> Result<(String, Zeroizing<String>), String> 
     Ok((stored.access_key_id, Zeroizing::new(stored.secret_access_key)))
 }
 
+/// A response from the admin API.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Sends one request to the admin API.
+pub async fn call(args: &AdminArgs, method: http::Method, path: &str) -> Result<Answer, String> {
+    let url = format!("{}{}", args.admin_endpoint.trim_end_matches('/'), path);
+    let uri: http::Uri = url.parse().map_err(|e| format!("invalid admin endpoint {url:?}: {e}"))?;
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    if let Some(token) = &args.admin_token {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let req = builder.body(Full::new(Bytes::new())).map_err(|e| format!("cannot build the request: {e}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let resp = client.request(req).await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer of {url}: {e}"))?;
+    Ok(Answer { status, body: String::from_utf8_lossy(&body.to_bytes()).into_owned() })
+}
+
 /// Runs an admin command; errors go to stderr and make the exit code non-zero.
 pub fn run(args: AdminArgs) -> ExitCode {
-    let (access_key_id, secret) = match credentials(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("coffer admin: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let client =
-        client::IamClient { endpoint: args.endpoint.clone(), access_key_id, secret, region: args.region.clone() };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -84,14 +111,29 @@ pub fn run(args: AdminArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match &args.command {
-        AdminCommand::Iam(cmd) => runtime.block_on(iam::run(&client, cmd, args.json)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("coffer admin: {e}");
-            ExitCode::FAILURE
+    match &args.command {
+        AdminCommand::Ops(cmd) => runtime.block_on(ops::run(&args, cmd)),
+        AdminCommand::Iam(cmd) => {
+            let (access_key_id, secret) = match credentials(&args) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("coffer admin: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let client = client::IamClient {
+                endpoint: args.endpoint.clone(),
+                access_key_id,
+                secret,
+                region: args.region.clone(),
+            };
+            match runtime.block_on(iam::run(&client, cmd, args.json)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("coffer admin: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

@@ -116,6 +116,7 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
             None => stream.compute_checksum(expected),
         }
     }
+    crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers))?;
     let mut writer = ctx.state.engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;
     while let Some(chunk) = stream.next().await {
         writer.write(chunk?).await?;

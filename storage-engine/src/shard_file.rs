@@ -148,6 +148,8 @@ pub struct ShardSetWriter {
     shards: Vec<Option<PendingShard>>,
     /// Zones whose writes failed (other than for a full disk).
     pub failed_zones: Vec<usize>,
+    /// Some zone ran out of space; if too few shards survive, the write fails with `NoSpace`.
+    pub no_space: bool,
     finished: bool,
 }
 
@@ -156,8 +158,13 @@ impl ShardSetWriter {
     /// A zone that fails (other than for a full disk) is avoided: its shards
     /// go to the other usable zones, least loaded first.
     pub fn create(zones: &[Zone], id: DataId, g: &Geometry, targets: &[Option<usize>]) -> Result<ShardSetWriter> {
-        let mut w =
-            ShardSetWriter { id, shards: Vec::with_capacity(targets.len()), failed_zones: Vec::new(), finished: false };
+        let mut w = ShardSetWriter {
+            id,
+            shards: Vec::with_capacity(targets.len()),
+            failed_zones: Vec::new(),
+            no_space: false,
+            finished: false,
+        };
         let mut load = vec![0usize; zones.len()];
         for (i, t) in targets.iter().enumerate() {
             let Some(first) = *t else {
@@ -190,9 +197,7 @@ impl ShardSetWriter {
                     Err(e) => {
                         let err = io_err("create shard", &tmp, e);
                         let _ = std::fs::remove_file(&tmp);
-                        if matches!(err, EngineError::NoSpace { .. }) {
-                            return Err(err);
-                        }
+                        w.no_space |= matches!(err, EngineError::NoSpace { .. });
                         tracing::warn!(zone = z, error = %err, "shard create failed; placing it elsewhere");
                         w.failed_zones.push(z);
                     }
@@ -215,9 +220,7 @@ impl ShardSetWriter {
         let res = injected.map_or(Ok(()), Err).and_then(|_| p.file.write_all(block)).and_then(|_| p.file.write_all(&c));
         if let Err(e) = res {
             let err = io_err("write shard", &p.tmp, e);
-            if matches!(err, EngineError::NoSpace { .. }) {
-                return Err(err);
-            }
+            self.no_space |= matches!(err, EngineError::NoSpace { .. });
             tracing::warn!(zone = p.zone, error = %err, "shard write failed; continuing degraded");
             let zone = p.zone;
             let tmp = p.tmp.clone();
@@ -237,8 +240,9 @@ impl ShardSetWriter {
     }
 
     /// fsyncs every file (in parallel), renames them to their final names and
-    /// fsyncs the directories. Returns how many shards are durable.
-    pub fn finish(mut self, zones: &[Zone]) -> Result<usize> {
+    /// fsyncs the directories. Returns how many shards are durable; a zone that
+    /// fails (also for lack of space) is recorded in `failed_zones`.
+    pub fn finish(&mut self, zones: &[Zone]) -> Result<usize> {
         let shards = std::mem::take(&mut self.shards);
         let id = self.id;
         let results: Vec<(usize, usize, Result<()>)> = std::thread::scope(|scope| {
@@ -267,7 +271,7 @@ impl ShardSetWriter {
         });
         self.finished = true;
         let mut durable = 0;
-        let mut first_err = None;
+
         for (_, zone, r) in results {
             match r {
                 Ok(()) => durable += 1,
@@ -275,14 +279,10 @@ impl ShardSetWriter {
                     if zone != usize::MAX {
                         self.failed_zones.push(zone);
                     }
-                    if matches!(e, EngineError::NoSpace { .. }) || first_err.is_none() {
-                        first_err = Some(e);
-                    }
+                    self.no_space |= matches!(e, EngineError::NoSpace { .. });
+                    tracing::warn!(zone, error = %e, "shard finish failed; continuing degraded");
                 }
             }
-        }
-        if let Some(e @ EngineError::NoSpace { .. }) = first_err {
-            return Err(e);
         }
         Ok(durable)
     }

@@ -115,6 +115,9 @@ impl DataWriter {
             }
             let need = codec.data_shards() + 1;
             if shards.live_shards() < need.min(codec.total_shards()) {
+                if shards.no_space {
+                    return Err(EngineError::NoSpace { op: "write shards", path: "shards".into() });
+                }
                 return Err(EngineError::InsufficientZones { available: shards.live_shards(), needed: need });
             }
             Ok(shards)
@@ -151,7 +154,7 @@ impl DataWriter {
             let mut shards = shards;
             let failed = std::mem::take(&mut shards.failed_zones);
             let res = shards.finish(&inner.zones);
-            for z in failed {
+            for z in failed.into_iter().chain(std::mem::take(&mut shards.failed_zones)) {
                 inner.fail_zone(z);
             }
             let durable = match res {
@@ -164,6 +167,9 @@ impl DataWriter {
             let need = (codec.data_shards() + 1).min(total);
             if durable < need {
                 remove_all(&inner.zones, &id, total);
+                if shards.no_space {
+                    return Err(EngineError::NoSpace { op: "write shards", path: "shards".into() });
+                }
                 return Err(EngineError::InsufficientZones { available: durable, needed: need });
             }
             if durable < total {

@@ -38,6 +38,8 @@
 //!   disabled or deleted; identities survive restarts; secrets sealed at rest.
 //! - `lifecycle`: health endpoints, SIGTERM exit code, restart, losing an AZ
 //!   directory.
+//! - `ops`: admin API and CLI, metrics, SIGKILL crash loop, AZ loss and
+//!   heal, bitrot and the scrubber.
 
 mod common;
 
@@ -51,6 +53,7 @@ mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
+mod ops;
 mod ranges;
 mod raw_auth;
 mod streaming;

@@ -1,0 +1,371 @@
+//! Durability in operation: the background scrubber and healer, and the
+//! admin API (`/admin/v1/...`) that reports status and starts heal and scrub
+//! passes.
+//!
+//! The scrubber runs a verify-and-repair pass (`Engine::heal_all`) over every
+//! object each `scrub_interval`, throttled to `scrub_bytes_per_sec`; the engine
+//! does the I/O on the blocking pool batch by batch, so the reactor is never
+//! starved. The time and result of the last finished pass are kept in
+//! `<data_dir>/scrub-state.json`, so a restart keeps the schedule instead of
+//! scrubbing at once. The healer wakes every few seconds and runs a repair
+//! pass when reads or writes reported damaged chunks or a zone is not online.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde::{Deserialize, Serialize};
+use storage_engine::{HealReport, ZoneState};
+use subtle::ConstantTimeEq;
+
+use crate::response::{self, Body};
+use crate::server::AppState;
+
+const STATE_FILE: &str = "scrub-state.json";
+const HEAL_CHECK_PERIOD: Duration = Duration::from_secs(2);
+const HEAL_MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Writes from this size on are checked against free space before any byte is read.
+const FREE_SPACE_CHECK_MIN: u64 = 1 << 20;
+const FREE_SPACE_RESERVE: u64 = 1 << 20;
+
+/// Outcome of one finished pass, persisted for the scrub schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PassResult {
+    pub finished_unix_ms: u64,
+    pub duration_ms: u64,
+    pub objects_checked: u64,
+    pub shards_repaired: u64,
+    pub unrecoverable: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScrubSnapshot {
+    pub running: bool,
+    pub paused: bool,
+    pub passes: u64,
+    pub interval_secs: f64,
+    pub last: Option<PassResult>,
+}
+
+/// Shared state of the scrubber and healer.
+pub struct Ops {
+    state_path: PathBuf,
+    scrub: Mutex<ScrubSnapshot>,
+    objects_counted: Mutex<Option<u64>>,
+    paused: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Ops {
+    pub fn new(data_dir: &Path, interval: Duration) -> Ops {
+        let state_path = data_dir.join(STATE_FILE);
+        let last = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<PassResult>(&b).ok());
+        Ops {
+            state_path,
+            objects_counted: Mutex::new(last.as_ref().map(|l| l.objects_checked)),
+            scrub: Mutex::new(ScrubSnapshot { interval_secs: interval.as_secs_f64(), last, ..Default::default() }),
+            paused: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn scrub_snapshot(&self) -> ScrubSnapshot {
+        let mut s = self.scrub.lock().map(|s| s.clone()).unwrap_or_default();
+        s.paused = self.paused.load(Ordering::SeqCst);
+        s
+    }
+
+    pub fn objects_counted(&self) -> Option<u64> {
+        self.objects_counted.lock().ok().and_then(|o| *o)
+    }
+
+    fn record_pass(&self, report: &HealReport, started: std::time::Instant, scrub: bool) -> PassResult {
+        let result = PassResult {
+            finished_unix_ms: now_ms(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            objects_checked: report.objects_checked,
+            shards_repaired: report.shards_repaired,
+            unrecoverable: report.unrecoverable,
+        };
+        if let Ok(mut o) = self.objects_counted.lock() {
+            *o = Some(report.objects_checked);
+        }
+        if scrub {
+            if let Ok(mut s) = self.scrub.lock() {
+                s.passes += 1;
+                s.last = Some(result.clone());
+            }
+            if let Ok(bytes) = serde_json::to_vec(&result) {
+                let tmp = self.state_path.with_extension("json.tmp");
+                let saved = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &self.state_path));
+                if let Err(err) = saved {
+                    tracing::warn!(error = %err, "cannot save the scrub state");
+                }
+            }
+        }
+        result
+    }
+
+    fn set_running(&self, running: bool) {
+        if let Ok(mut s) = self.scrub.lock() {
+            s.running = running;
+        }
+    }
+
+    /// When the next scheduled scrub is due, from the last finished one.
+    fn next_due(&self, interval: Duration) -> Duration {
+        let last = self.scrub.lock().ok().and_then(|s| s.last.as_ref().map(|l| l.finished_unix_ms));
+        match last {
+            None => interval,
+            Some(at) => {
+                let due = at.saturating_add(interval.as_millis() as u64);
+                Duration::from_millis(due.saturating_sub(now_ms()))
+            }
+        }
+    }
+}
+
+/// Runs one verify-and-repair pass and records it.
+pub async fn run_pass(state: &AppState, rate: Option<u64>, scrub: bool) -> Result<PassResult, String> {
+    let started = std::time::Instant::now();
+    if scrub {
+        state.ops.set_running(true);
+    }
+    let report = state.engine.heal_all(true, rate).await;
+    if scrub {
+        state.ops.set_running(false);
+    }
+    let report = report.map_err(|e| e.to_string())?;
+    let result = state.ops.record_pass(&report, started, scrub);
+    tracing::info!(
+        scrub,
+        objects = result.objects_checked,
+        repaired = result.shards_repaired,
+        unrecoverable = result.unrecoverable,
+        "verify-and-repair pass finished"
+    );
+    Ok(result)
+}
+
+/// The scrub schedule; ends when `stop` flips.
+pub async fn scrubber(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let interval = state.config.scrub_interval;
+    loop {
+        let wait = state.ops.next_due(interval);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.ops.wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if state.ops.paused.load(Ordering::SeqCst) {
+            // Paused: wait for `scrub start`, then run.
+            tokio::select! {
+                _ = state.ops.wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+        if let Err(err) = run_pass(&state, state.config.scrub_bytes_per_sec, true).await {
+            tracing::error!(error = %err, "scrub pass failed");
+            // Do not spin on a persistent failure.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+/// Repairs what reads and writes reported damaged, and zones that are not online.
+///
+/// A zone that stays out of service after a pass (a dead or full disk) backs
+/// the healer off, doubling up to `HEAL_MAX_BACKOFF`, so it does not re-read
+/// the whole store every few seconds.
+pub async fn healer(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut wait = HEAL_CHECK_PERIOD;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let not_online = |s: &storage_engine::EngineStats| s.zones.iter().any(|z| z.state != ZoneState::Online);
+        let stats = state.engine.stats();
+        if stats.pending_heal == 0 && !not_online(&stats) {
+            wait = HEAL_CHECK_PERIOD;
+            continue;
+        }
+        if let Err(err) = run_pass(&state, state.config.heal_bytes_per_sec, false).await {
+            tracing::warn!(error = %err, "background heal failed");
+        }
+        let after = state.engine.stats();
+        wait = if after.pending_heal == 0 && !not_online(&after) {
+            HEAL_CHECK_PERIOD
+        } else {
+            (wait * 2).min(HEAL_MAX_BACKOFF)
+        };
+    }
+}
+
+/// Refuses a write of `len` bytes up front when fewer than two usable zones
+/// have room for their share of it (half the object each with RS(4,2) over
+/// three zones, plus a reserve). Small writes are not checked.
+pub fn check_free_space(state: &AppState, len: u64) -> Result<(), crate::error::ApiError> {
+    if len < FREE_SPACE_CHECK_MIN {
+        return Ok(());
+    }
+    let need = len / 2 + FREE_SPACE_RESERVE;
+    let stats = state.engine.stats();
+    let roomy = stats
+        .zones
+        .iter()
+        .filter(|z| z.state != ZoneState::Missing)
+        .filter(|z| disk_space(&z.dir).is_none_or(|(_, free)| free >= need))
+        .count();
+    if roomy >= 2 {
+        return Ok(());
+    }
+    Err(crate::error::ApiError::new(
+        crate::error::S3ErrorCode::InsufficientStorage,
+        "The server does not have enough free space to store the object.",
+    ))
+}
+
+pub fn zone_state_code(state: &ZoneState) -> i64 {
+    match state {
+        ZoneState::Online => 0,
+        ZoneState::Rebuilding => 1,
+        ZoneState::Missing => 2,
+    }
+}
+
+fn zone_state_name(state: &ZoneState) -> &'static str {
+    match state {
+        ZoneState::Online => "online",
+        ZoneState::Rebuilding => "rebuilding",
+        ZoneState::Missing => "failed",
+    }
+}
+
+/// (capacity, free) bytes of the filesystem holding `dir`.
+pub fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some((s.f_blocks.saturating_mul(s.f_frsize), s.f_bavail.saturating_mul(s.f_frsize)))
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut text = value.to_string();
+    text.push('\n');
+    let mut response = Response::new(response::full(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(status, &serde_json::json!({ "error": code, "message": message }))
+}
+
+fn authorized(state: &AppState, req: &Request<Incoming>) -> bool {
+    let Some(token) = &state.config.admin_token else { return false };
+    let Some(given) = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(given) = given.strip_prefix("Bearer ") else { return false };
+    given.as_bytes().ct_eq(token.0.as_bytes()).into()
+}
+
+fn status_json(state: &AppState) -> serde_json::Value {
+    let stats = state.engine.stats();
+    let zones: Vec<serde_json::Value> = stats
+        .zones
+        .iter()
+        .map(|z| {
+            let space = disk_space(&z.dir);
+            serde_json::json!({
+                "zone": format!("az{}", z.zone + 1),
+                "dir": z.dir.display().to_string(),
+                "state": zone_state_name(&z.state),
+                "metadata_fresh": z.metadata_fresh,
+                "capacity_bytes": space.map(|s| s.0),
+                "free_bytes": space.map(|s| s.1),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "zones": zones,
+        "objects": state.ops.objects_counted(),
+        "degraded_objects": stats.pending_heal,
+        "heal_queue": stats.pending_heal,
+        "degraded_reads": stats.degraded_reads,
+        "shards_repaired": stats.shards_repaired,
+        "scrub": state.ops.scrub_snapshot(),
+    })
+}
+
+/// Serves every admin-listener path except the health checks.
+pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    if !authorized(&state, &req) {
+        let mut r = error(StatusCode::UNAUTHORIZED, "Unauthorized", "send Authorization: Bearer <admin token>");
+        r.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/metrics") => {
+            let text = state.metrics.render(&state.engine, &state.ops);
+            let mut r = Response::new(response::full(text));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            );
+            r
+        }
+        (Method::GET, "/admin/v1/status") => json_response(StatusCode::OK, &status_json(&state)),
+        (Method::POST, "/admin/v1/heal") => {
+            if query.split('&').any(|p| p == "wait=false") {
+                let bg = state.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = run_pass(&bg, bg.config.heal_bytes_per_sec, false).await {
+                        tracing::error!(error = %err, "heal pass failed");
+                    }
+                });
+                return json_response(StatusCode::ACCEPTED, &serde_json::json!({ "started": true }));
+            }
+            match run_pass(&state, state.config.heal_bytes_per_sec, false).await {
+                Ok(r) => json_response(StatusCode::OK, &serde_json::to_value(&r).unwrap_or_default()),
+                Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "HealFailed", &msg),
+            }
+        }
+        (Method::POST, "/admin/v1/scrub/start") => {
+            state.ops.paused.store(false, Ordering::SeqCst);
+            state.ops.wake.notify_one();
+            json_response(StatusCode::ACCEPTED, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
+        }
+        (Method::POST, "/admin/v1/scrub/pause") => {
+            state.ops.paused.store(true, Ordering::SeqCst);
+            json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
+        }
+        (Method::GET, "/admin/v1/scrub/status") => {
+            json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
+        }
+        _ => error(StatusCode::NOT_FOUND, "NotFound", "no such admin endpoint"),
+    }
+}
+
+/// The payload length a request announces (decoded length for aws-chunked bodies).
+pub fn announced_length(headers: &http::HeaderMap) -> u64 {
+    ["x-amz-decoded-content-length", "content-length"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0)
+}

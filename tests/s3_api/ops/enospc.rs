@@ -1,0 +1,130 @@
+//! A real full disk: az3 (and later az2) on small loop-mounted ext4
+//! filesystems. One full zone is taken out of service and writes go on; with
+//! two zones unusable writes fail with `InsufficientStorage` or
+//! `ServiceUnavailable`, nothing half-written is visible, and everything
+//! acknowledged still reads back. Skipped (with a printed reason) where
+//! loop mounts are not permitted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{admin_json, options};
+use crate::common::sdk::client;
+use crate::common::{bucket_name, test_data, Server};
+
+/// A loop-mounted ext4 filesystem, unmounted when dropped.
+struct LoopFs {
+    mount_point: PathBuf,
+}
+
+impl LoopFs {
+    fn mount(image: &Path, size_mib: u64, mount_point: &Path) -> Result<LoopFs, String> {
+        let run = |cmd: &mut Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        };
+        std::fs::File::create(image).and_then(|f| f.set_len(size_mib << 20)).map_err(|e| e.to_string())?;
+        run(Command::new("mkfs.ext4").args(["-q", "-F", "-m", "0"]).arg(image))?;
+        std::fs::create_dir_all(mount_point).map_err(|e| e.to_string())?;
+        run(Command::new("mount").args(["-o", "loop"]).arg(image).arg(mount_point))?;
+        let fs = LoopFs { mount_point: mount_point.to_path_buf() };
+        std::fs::remove_dir_all(mount_point.join("lost+found")).map_err(|e| e.to_string())?;
+        Ok(fs)
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mount_point).status();
+    }
+}
+
+#[tokio::test]
+async fn full_zones_on_real_small_filesystems() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let az3 = match LoopFs::mount(&dir.path().join("az3.img"), 48, &data.join("az3")) {
+        Ok(fs) => fs,
+        Err(reason) => {
+            println!("SKIPPED full_zones_on_real_small_filesystems: cannot loop-mount a filesystem here ({reason})");
+            return;
+        }
+    };
+    let az2 = LoopFs::mount(&dir.path().join("az2.img"), 160, &data.join("az2")).expect("second loop mount");
+    let server = Server::start_in(&data, options(&[])).await;
+    let s3 = client(&server);
+    let bucket = bucket_name("enospc");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+
+    // Fill until az3 is full: every write is still acknowledged.
+    let mut stored = Vec::new();
+    let mut i = 0u64;
+    let zone_state = |status: &serde_json::Value, zone: usize| status["zones"][zone]["state"].clone();
+    loop {
+        let key = format!("o{i}");
+        let body = test_data(3 << 20, i);
+        let put = s3.put_object().bucket(&bucket).key(&key).body(body.clone().into()).send().await;
+        put.unwrap_or_else(|e| panic!("put {key} with one zone filling up: {e:?}\n{}", server.output()));
+        stored.push((key, body));
+        i += 1;
+        let status = admin_json(&server, "GET", "/admin/v1/status").await;
+        if zone_state(&status, 2) == "failed" {
+            break;
+        }
+        assert!(i < 40, "az3 never filled up: {status}");
+    }
+    // Writes go on with az3 out of service.
+    for _ in 0..3 {
+        let key = format!("o{i}");
+        let body = test_data(3 << 20, i);
+        s3.put_object().bucket(&bucket).key(&key).body(body.clone().into()).send().await.expect("degraded put");
+        stored.push((key, body));
+        i += 1;
+    }
+    let metrics = super::admin(&server, "GET", "/metrics", Some(super::ADMIN_TOKEN)).await.text();
+    assert!(metrics.contains("coffer_zone_state{zone=\"az3\"} 2"), "{metrics}");
+
+    // Now fill az2: writes must start failing with a clear error.
+    let mut refused = None;
+    for _ in 0..80 {
+        let key = format!("o{i}");
+        let body = test_data(3 << 20, i);
+        match s3.put_object().bucket(&bucket).key(&key).body(body.clone().into()).send().await {
+            Ok(_) => stored.push((key, body)),
+            Err(e) => {
+                let raw = e.raw_response().map(|r| r.status().as_u16());
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+                refused = Some((key, body, raw, code));
+                break;
+            }
+        }
+        i += 1;
+    }
+    let (key, body, status, code) = refused.expect("writes fail once two zones are full");
+    assert!(
+        matches!(
+            (status, code.as_deref()),
+            (Some(507), Some("InsufficientStorage")) | (Some(503), Some("ServiceUnavailable"))
+        ),
+        "refused write: {status:?} {code:?}"
+    );
+    // The refused write is not half visible: absent, or (if its commit landed
+    // on a surviving replica) whole.
+    if let Ok(out) = s3.get_object().bucket(&bucket).key(&key).send().await {
+        let got = out.body.collect().await.expect("body").into_bytes();
+        assert!(got[..] == body[..], "refused {key} is visible but not whole");
+    }
+    // Everything acknowledged still reads back.
+    for (key, body) in &stored {
+        let out = s3.get_object().bucket(&bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+        let got = out.body.collect().await.expect("body").into_bytes();
+        assert!(got[..] == body[..], "{key} reads back identical");
+    }
+    println!("enospc: {} objects acknowledged, write {} refused with {status:?} {code:?}", stored.len(), key);
+    drop(server);
+    drop((az2, az3));
+}
