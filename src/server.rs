@@ -46,13 +46,20 @@ pub struct AppState {
     pub owner: Owner,
     /// Parsed bucket and identity policies, shared across requests.
     pub policies: Arc<crate::access::PolicyCache>,
+    /// Server-wide Block Public Access (config file, or as set through the admin API).
+    pub account_public_access_block: crate::access::AccountPublicAccessBlock,
     pub metrics: crate::metrics::Metrics,
     pub ops: crate::ops::Ops,
     ready: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, engine: Engine, identities: Identities) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        engine: Engine,
+        identities: Identities,
+        account_public_access_block: crate::access::AccountPublicAccessBlock,
+    ) -> Self {
         let id = identities.account_canonical_id().to_string();
         let account_id = identities.account_id().to_string();
         let policies = Arc::new(crate::access::PolicyCache::default());
@@ -66,6 +73,7 @@ impl AppState {
             iam_authorizer: Arc::new(crate::access::IamPolicyAuthorizer::new(policies.clone())),
             owner: Owner { id, display_name: "root".into(), account_id },
             policies,
+            account_public_access_block,
             ready: AtomicBool::new(false),
         }
     }
@@ -308,7 +316,9 @@ impl RunningServer {
         let admin = TcpListener::bind(config.admin_listen).await?;
         let s3_addr: SocketAddr = s3.local_addr()?;
         let admin_addr: SocketAddr = admin.local_addr()?;
-        let state = Arc::new(AppState::new(config, engine.clone(), identities));
+        let account_bpa =
+            crate::access::AccountPublicAccessBlock::load(&engine, config.account_public_access_block).await?;
+        let state = Arc::new(AppState::new(config, engine.clone(), identities, account_bpa));
         let (stop, rx) = tokio::sync::watch::channel(false);
         let tasks = vec![
             tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone())),

@@ -233,6 +233,7 @@ impl ObjectOwnership {
 
 /// The four Block Public Access settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PublicAccessBlock {
     /// Refuse PUTs that set a public ACL.
     pub block_public_acls: bool,

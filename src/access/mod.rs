@@ -12,6 +12,7 @@
 //! (per item for DeleteObjects); a denial is logged at debug level with the
 //! reason the evaluation gave and the client sees only `AccessDenied`.
 
+mod account;
 pub mod actions;
 pub mod client;
 pub mod conditions;
@@ -30,6 +31,7 @@ use crate::handlers::{BucketAttrs, ObjectAttrs};
 use crate::router::Route;
 use crate::server::AppState;
 use actions::Target;
+pub use account::AccountPublicAccessBlock;
 pub use client::ClientInfo;
 pub use policy_cache::PolicyCache;
 
@@ -367,7 +369,7 @@ pub async fn authorize(
         conditions,
         bucket,
         account_id: state.owner.account_id.clone(),
-        account_public_access_block: state.config.account_public_access_block,
+        account_public_access_block: state.account_public_access_block.get(),
     };
     let key = route.key.as_deref();
     let mut checks: Vec<(&str, Target)> = actions::primary_action(endpoint).into_iter().collect();

@@ -87,13 +87,18 @@ pub struct Answer {
 
 /// Sends one request to the admin API.
 pub async fn call(args: &AdminArgs, method: http::Method, path: &str) -> Result<Answer, String> {
+    call_with_body(args, method, path, Bytes::new()).await
+}
+
+/// Sends one request with a (JSON) body to the admin API.
+pub async fn call_with_body(args: &AdminArgs, method: http::Method, path: &str, body: Bytes) -> Result<Answer, String> {
     let url = format!("{}{}", args.admin_endpoint.trim_end_matches('/'), path);
     let uri: http::Uri = url.parse().map_err(|e| format!("invalid admin endpoint {url:?}: {e}"))?;
     let mut builder = http::Request::builder().method(method).uri(uri);
     if let Some(token) = &args.admin_token {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let req = builder.body(Full::new(Bytes::new())).map_err(|e| format!("cannot build the request: {e}"))?;
+    let req = builder.body(Full::new(body)).map_err(|e| format!("cannot build the request: {e}"))?;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
     let resp = client.request(req).await.map_err(|e| format!("cannot reach {url}: {e}"))?;

@@ -1,11 +1,12 @@
-//! Operations subcommands: `status`, `heal [--wait]`, `scrub start|pause|status`.
+//! Operations subcommands: `status`, `heal [--wait]`, `scrub start|pause|status`,
+//! `public-access-block get|put|delete` (the server-wide Block Public Access).
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use http::Method;
 
-use super::{call, AdminArgs};
+use super::{call_with_body, AdminArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum OpsCommand {
@@ -22,6 +23,30 @@ pub enum OpsCommand {
         #[command(subcommand)]
         action: ScrubAction,
     },
+    /// The account-level (server-wide) Block Public Access settings.
+    PublicAccessBlock {
+        #[command(subcommand)]
+        action: PublicAccessBlockAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PublicAccessBlockAction {
+    /// Show the settings in force.
+    Get,
+    /// Replace the settings (a setting not given is off); stored, survives restarts.
+    Put {
+        #[arg(long)]
+        block_public_acls: bool,
+        #[arg(long)]
+        ignore_public_acls: bool,
+        #[arg(long)]
+        block_public_policy: bool,
+        #[arg(long)]
+        restrict_public_buckets: bool,
+    },
+    /// Forget the stored settings: the config file's apply again.
+    Delete,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,7 +60,32 @@ pub enum ScrubAction {
 }
 
 pub async fn run(args: &AdminArgs, cmd: &OpsCommand) -> ExitCode {
+    let mut body = bytes::Bytes::new();
     let (method, path) = match cmd {
+        OpsCommand::PublicAccessBlock { action: PublicAccessBlockAction::Get } => {
+            (Method::GET, "/admin/v1/public-access-block")
+        }
+        OpsCommand::PublicAccessBlock { action: PublicAccessBlockAction::Delete } => {
+            (Method::DELETE, "/admin/v1/public-access-block")
+        }
+        OpsCommand::PublicAccessBlock {
+            action:
+                PublicAccessBlockAction::Put {
+                    block_public_acls,
+                    ignore_public_acls,
+                    block_public_policy,
+                    restrict_public_buckets,
+                },
+        } => {
+            let value = policy::PublicAccessBlock {
+                block_public_acls: *block_public_acls,
+                ignore_public_acls: *ignore_public_acls,
+                block_public_policy: *block_public_policy,
+                restrict_public_buckets: *restrict_public_buckets,
+            };
+            body = serde_json::to_vec(&value).unwrap_or_default().into();
+            (Method::PUT, "/admin/v1/public-access-block")
+        }
         OpsCommand::Status => (Method::GET, "/admin/v1/status"),
         OpsCommand::Heal { wait: true } => (Method::POST, "/admin/v1/heal"),
         OpsCommand::Heal { wait: false } => (Method::POST, "/admin/v1/heal?wait=false"),
@@ -43,7 +93,7 @@ pub async fn run(args: &AdminArgs, cmd: &OpsCommand) -> ExitCode {
         OpsCommand::Scrub { action: ScrubAction::Pause } => (Method::POST, "/admin/v1/scrub/pause"),
         OpsCommand::Scrub { action: ScrubAction::Status } => (Method::GET, "/admin/v1/scrub/status"),
     };
-    let answer = match call(args, method, path).await {
+    let answer = match call_with_body(args, method, path, body).await {
         Ok(a) => a,
         Err(msg) => {
             eprintln!("coffer: {msg}");

@@ -131,6 +131,26 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
     }
 }
 
+/// How much of a request body is read and thrown away before an early error
+/// (a full disk) is answered, so that a client still sending its body gets
+/// the S3 error instead of a connection reset.
+pub const DISCARD_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads and discards up to [`DISCARD_LIMIT_BYTES`] of a body stream.
+pub async fn discard<S, E>(mut stream: S)
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut read = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while read < DISCARD_LIMIT_BYTES {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.len() as u64,
+            _ => break,
+        }
+    }
+}
+
 /// Checks the key length limit (1024 bytes of UTF-8).
 pub fn check_key(key: &str) -> Result<(), ApiError> {
     if key.len() > 1024 {

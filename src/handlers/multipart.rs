@@ -116,7 +116,10 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
             None => stream.compute_checksum(expected),
         }
     }
-    crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers))?;
+    if let Err(err) = crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers)) {
+        super::discard(&mut stream).await;
+        return Err(err);
+    }
     let mut writer = ctx.state.engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;
     while let Some(chunk) = stream.next().await {
         writer.write(chunk?).await?;

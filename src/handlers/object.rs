@@ -83,9 +83,12 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     let cond = put_condition(ctx)?;
     precheck_condition(ctx, &cond).await?;
     // Opening the writer checks that the bucket exists, before any data is read.
-    crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers))?;
-    let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
     let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
+    if let Err(err) = crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers)) {
+        super::discard(&mut stream).await;
+        return Err(err);
+    }
+    let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
     while let Some(chunk) = stream.next().await {
         writer.write(chunk?).await?;
     }

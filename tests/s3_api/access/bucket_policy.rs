@@ -153,3 +153,45 @@ async fn malformed_policies_are_refused_with_a_reason() {
     }
     expect_sdk_err(ctx.s3.get_bucket_policy().bucket(b).send().await, 404, "NoSuchBucketPolicy");
 }
+
+#[tokio::test]
+async fn account_level_public_access_block_through_the_admin_interface() {
+    use crate::ops::{admin, cli, options, ADMIN_TOKEN};
+    let ctx = Ctx::with_options("account-bpa", options(&[])).await;
+    ctx.put("doc", b"d".to_vec()).await;
+    allow_public(&ctx).await;
+    ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(public_read_policy(&ctx.bucket)).send().await.expect("policy");
+    anonymous_get(&ctx, "doc").await.assert_status(200);
+
+    // The server-wide setting starts from the config file (all off here) and is set with `coffer admin`.
+    let (code, shown, out) = cli(&ctx.server, &["public-access-block", "get"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(shown["restrict_public_buckets"], serde_json::json!(false), "{out}");
+    let (code, _, out) = cli(&ctx.server, &["public-access-block", "put", "--restrict-public-buckets"]);
+    assert_eq!(code, 0, "{out}");
+    anonymous_get(&ctx, "doc").await.assert_error(403, "AccessDenied");
+    // BlockPublicPolicy at the account level refuses a public policy for every bucket.
+    let (code, _, out) = cli(&ctx.server, &["public-access-block", "put", "--block-public-policy"]);
+    assert_eq!(code, 0, "{out}");
+    expect_sdk_err(
+        ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(public_read_policy(&ctx.bucket)).send().await,
+        403,
+        "AccessDenied",
+    );
+    anonymous_get(&ctx, "doc").await.assert_status(200);
+    // Malformed settings are refused; the token is required.
+    let bad = admin(&ctx.server, "PUT", "/admin/v1/public-access-block", None).await;
+    assert_eq!(bad.status, 401);
+    let mut req = http::Request::builder()
+        .method("PUT")
+        .uri("/admin/v1/public-access-block")
+        .header("host", ctx.server.admin_addr.to_string())
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+    req = req.header("content-type", "application/json");
+    let resp = crate::common::send(ctx.server.admin_addr, req.body(bytes::Bytes::from_static(b"{\"block_all\":true}")).expect("req")).await;
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    let (code, _, out) = cli(&ctx.server, &["public-access-block", "delete"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, shown, _) = cli(&ctx.server, &["public-access-block", "get"]);
+    assert_eq!(shown["block_public_policy"], serde_json::json!(false));
+}
