@@ -45,13 +45,13 @@ fn invalid_grantee(message: &str) -> ApiError {
 
 /// A grantee named as AWS writes it in a grant header: `id="..."`,
 /// `uri="..."` or `emailAddress="..."`.
-fn parse_header_grantee(item: &str) -> Result<Grantee, ApiError> {
+fn parse_header_grantee(ctx: &RequestContext<'_>, item: &str) -> Result<Grantee, ApiError> {
     let (kind, value) = item.split_once('=').ok_or_else(|| invalid_grantee("Invalid grantee in a grant header"))?;
     let value = value.trim().trim_matches('"');
     match kind.trim().to_ascii_lowercase().as_str() {
         "id" => canonical_grantee(value, None),
         "uri" => group_grantee(value),
-        "emailaddress" => Err(unresolvable_email()),
+        "emailaddress" => email_grantee(ctx, value),
         _ => Err(invalid_grantee("Invalid grantee type in a grant header; use id, uri or emailAddress")),
     }
 }
@@ -67,23 +67,28 @@ fn group_grantee(uri: &str) -> Result<Grantee, ApiError> {
     Grantee::from_group_uri(uri).ok_or_else(|| invalid_grantee("Invalid group uri"))
 }
 
-/// Coffer's users have no e-mail addresses on record, so a grant by e-mail
-/// cannot be resolved (AWS's answer for an unknown address).
-fn unresolvable_email() -> ApiError {
-    ApiError::new(
-        S3ErrorCode::UnresolvableGrantByEmailAddress,
-        "The e-mail address you provided does not match any account on record.",
-    )
+/// A grant by e-mail address, resolved as AWS does to the canonical id of
+/// the account it belongs to: the address is looked up among the users'
+/// `email` tags (an unknown address is `UnresolvableGrantByEmailAddress`).
+fn email_grantee(ctx: &RequestContext<'_>, address: &str) -> Result<Grantee, ApiError> {
+    let identity = ctx.state.identities.identity_for_email(address.trim()).ok_or_else(|| {
+        ApiError::new(
+            S3ErrorCode::UnresolvableGrantByEmailAddress,
+            "The e-mail address you provided does not match any account on record.",
+        )
+    })?;
+    Ok(Grantee::CanonicalUser { id: identity.canonical_id, display_name: Some(ctx.state.owner.display_name.clone()) })
 }
 
 /// The ACL requested by `x-amz-acl` or the `x-amz-grant-*` headers, if any.
 /// `owner` is who will own the resource; `bucket_owner` the bucket's owner
 /// (the canned ACLs `bucket-owner-*` grant to it).
 pub fn acl_from_headers(
-    headers: &HeaderMap,
+    ctx: &RequestContext<'_>,
     owner: (&str, &str),
     bucket_owner: (&str, &str),
 ) -> Result<Option<Acl>, ApiError> {
+    let headers: &HeaderMap = &ctx.parts.headers;
     let canned = headers.get("x-amz-acl").map(|v| v.to_str().unwrap_or_default().trim().to_string());
     let has_grants = GRANT_HEADERS.iter().any(|(h, _)| headers.contains_key(*h));
     match (canned, has_grants) {
@@ -102,7 +107,7 @@ pub fn acl_from_headers(
                 for value in headers.get_all(*header) {
                     let text = value.to_str().map_err(|_| invalid_grantee("Invalid grant header"))?;
                     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        grants.push(Grant { grantee: parse_header_grantee(item)?, permission: *permission });
+                        grants.push(Grant { grantee: parse_header_grantee(ctx, item)?, permission: *permission });
                     }
                 }
             }
@@ -154,7 +159,7 @@ pub fn object_acl_for_write(ctx: &RequestContext<'_>) -> Result<Option<Acl>, Api
         ObjectOwnership::BucketOwnerPreferred if bofc => bucket_owner,
         _ => writer,
     };
-    let requested = acl_from_headers(&ctx.parts.headers, owner, bucket_owner)?;
+    let requested = acl_from_headers(ctx, owner, bucket_owner)?;
     if let Some(acl) = &requested {
         check_acl_allowed(ctx, Some(bucket), attrs, acl, false)?;
     }
@@ -209,7 +214,7 @@ impl xml::RequestDocument for AccessControlPolicy {
     const ROOT: &'static str = "AccessControlPolicy";
 }
 
-fn acl_from_body(bytes: &[u8], owner: (&str, &str)) -> Result<Acl, ApiError> {
+fn acl_from_body(ctx: &RequestContext<'_>, bytes: &[u8], owner: (&str, &str)) -> Result<Acl, ApiError> {
     let doc: AccessControlPolicy = xml::parse(bytes).map_err(|_| malformed_acl())?;
     let mut grants = Vec::new();
     for g in doc.list.map(|l| l.grants).unwrap_or_default() {
@@ -217,7 +222,7 @@ fn acl_from_body(bytes: &[u8], owner: (&str, &str)) -> Result<Acl, ApiError> {
         let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
             (Some(id), None, None) => canonical_grantee(id.trim(), g.grantee.display_name)?,
             (None, Some(uri), None) => group_grantee(uri.trim())?,
-            (None, None, Some(_)) => return Err(unresolvable_email()),
+            (None, None, Some(address)) => email_grantee(ctx, &address)?,
             _ => return Err(malformed_acl()),
         };
         grants.push(Grant { grantee, permission });
@@ -232,7 +237,7 @@ async fn requested_acl(
     owner: (&str, &str),
     bucket_owner: (&str, &str),
 ) -> Result<Acl, ApiError> {
-    let from_headers = acl_from_headers(&ctx.parts.headers, owner, bucket_owner)?;
+    let from_headers = acl_from_headers(ctx, owner, bucket_owner)?;
     let (bytes, _) = ctx.small_body(body, MAX_ACL_BODY_BYTES).await?;
     let has_body = !bytes.iter().all(u8::is_ascii_whitespace);
     match (from_headers, has_body) {
@@ -241,7 +246,7 @@ async fn requested_acl(
             "This request does not support content when an ACL is given in headers",
         )),
         (Some(acl), false) => Ok(acl),
-        (None, true) => acl_from_body(&bytes, owner),
+        (None, true) => acl_from_body(ctx, &bytes, owner),
         (None, false) => Err(ApiError::new(
             S3ErrorCode::MissingSecurityHeader,
             "Your request was missing a required header or body: x-amz-acl, x-amz-grant-* or an AccessControlPolicy",

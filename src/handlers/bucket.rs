@@ -59,7 +59,7 @@ fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
         attrs.ownership = Some(ownership);
     }
     let owner = (attrs.owner_id.clone(), attrs.owner_display_name.clone());
-    if let Some(acl) = super::acl::acl_from_headers(&ctx.parts.headers, (&owner.0, &owner.1), (&owner.0, &owner.1))? {
+    if let Some(acl) = super::acl::acl_from_headers(ctx, (&owner.0, &owner.1), (&owner.0, &owner.1))? {
         super::acl::check_acl_allowed(ctx, None, &attrs, &acl, true)?;
         if attrs.acls_enabled() {
             attrs.acl = Some(acl);

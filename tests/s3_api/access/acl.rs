@@ -187,7 +187,17 @@ async fn bucket_acl_xml_round_trip_and_errors() {
         &format!(r#"xsi:type="CanonicalUser"><ID>{owner}</ID>"#),
         r#"xsi:type="AmazonCustomerByEmail"><EmailAddress>someone@example.com</EmailAddress>"#,
     );
-    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(email).send().await.assert_error(400, "UnresolvableGrantByEmailAddress");
+    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(email.clone()).send().await.assert_error(400, "UnresolvableGrantByEmailAddress");
+    // An address on record (a user's `email` tag) resolves to its account's canonical id, as on AWS.
+    super::users::aws_iam(&server, &["create-user", "--user-name", "someone", "--tags", "Key=email,Value=someone@example.com"])
+        .expect("create-user with an email tag");
+    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(email).send().await.assert_status(200);
+    let acl = s3.get_bucket_acl().bucket(&bucket).send().await.expect("get acl");
+    assert!(
+        acl.grants().iter().all(|g| g.grantee().and_then(|g| g.id()).is_some() || g.grantee().and_then(|g| g.uri()).is_some()),
+        "the e-mail grant is stored as a canonical user: {:?}",
+        acl.grants()
+    );
     Req::new(&server, "PUT", &format!("/{bucket}?acl"))
         .header("x-amz-acl", "public-read")
         .header("x-amz-grant-read", &format!("uri=\"{ALL_USERS}\""))
