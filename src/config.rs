@@ -178,12 +178,12 @@ pub struct Config {
 /// Parses a trusted proxy: an address (`127.0.0.1`, `::1`) or a CIDR range.
 fn parse_proxy(text: &str) -> Result<ipnet::IpNet, ConfigError> {
     let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| ConfigError::Invalid {
+    text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+        ConfigError::Invalid {
             field: "trusted_proxies",
             message: format!("{text:?} is not an IP address or CIDR range"),
-        })
+        }
+    })
 }
 
 /// A secret that never appears in `Debug` output.
@@ -356,7 +356,8 @@ mod tests {
             "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n[account_public_access_block]\nblock_public_policy = true\n",
         )
         .expect("write");
-        let config = Config::from_args(&ServerArgs { config: Some(path.clone()), ..Default::default() }).expect("valid");
+        let config =
+            Config::from_args(&ServerArgs { config: Some(path.clone()), ..Default::default() }).expect("valid");
         assert_eq!(config.trusted_proxies.len(), 2);
         assert!(config.trusted_proxies[1].contains(&"10.1.2.3".parse::<std::net::IpAddr>().expect("ip")));
         assert!(config.account_public_access_block.block_public_policy);

@@ -355,13 +355,17 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
             state.ops.paused.store(true, Ordering::SeqCst);
             json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }
-        (Method::GET, "/admin/v1/public-access-block") => {
-            json_response(StatusCode::OK, &serde_json::to_value(state.account_public_access_block.get()).unwrap_or_default())
-        }
+        (Method::GET, "/admin/v1/public-access-block") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(state.account_public_access_block.get()).unwrap_or_default(),
+        ),
         (Method::PUT, "/admin/v1/public-access-block") => {
-            let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 4096)).await {
+            let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 4096)).await
+            {
                 Ok(b) => b.to_bytes(),
-                Err(_) => return error(StatusCode::BAD_REQUEST, "BadBody", "the body could not be read (at most 4 KiB)"),
+                Err(_) => {
+                    return error(StatusCode::BAD_REQUEST, "BadBody", "the body could not be read (at most 4 KiB)")
+                }
             };
             let value: policy::PublicAccessBlock = match serde_json::from_slice(&body) {
                 Ok(v) => v,
@@ -372,10 +376,12 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
                 Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "StoreFailed", &msg),
             }
         }
-        (Method::DELETE, "/admin/v1/public-access-block") => match state.account_public_access_block.reset(&state.engine).await {
-            Ok(value) => json_response(StatusCode::OK, &serde_json::to_value(value).unwrap_or_default()),
-            Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "StoreFailed", &msg),
-        },
+        (Method::DELETE, "/admin/v1/public-access-block") => {
+            match state.account_public_access_block.reset(&state.engine).await {
+                Ok(value) => json_response(StatusCode::OK, &serde_json::to_value(value).unwrap_or_default()),
+                Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "StoreFailed", &msg),
+            }
+        }
         (Method::GET, "/admin/v1/scrub/status") => {
             json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }

@@ -441,9 +441,13 @@ mod tests {
 
     #[test]
     fn wrong_methods_are_rejected() {
-        for (method, uri) in
-            [(Method::POST, "/"), (Method::PATCH, "/b"), (Method::PATCH, "/b/k"), (Method::DELETE, "/b?acl"), (Method::POST, "/b/k?acl")]
-        {
+        for (method, uri) in [
+            (Method::POST, "/"),
+            (Method::PATCH, "/b"),
+            (Method::PATCH, "/b/k"),
+            (Method::DELETE, "/b?acl"),
+            (Method::POST, "/b/k?acl"),
+        ] {
             let err = route(method, uri, "h", None).expect_err("rejected");
             assert_eq!(err.code, S3ErrorCode::MethodNotAllowed);
         }

@@ -99,7 +99,10 @@ impl Acl {
             owner_id: owner_id.to_string(),
             owner_display_name: display_name.to_string(),
             grants: vec![Grant {
-                grantee: Grantee::CanonicalUser { id: owner_id.to_string(), display_name: Some(display_name.to_string()) },
+                grantee: Grantee::CanonicalUser {
+                    id: owner_id.to_string(),
+                    display_name: Some(display_name.to_string()),
+                },
                 permission: Permission::FullControl,
             }],
         }
@@ -152,8 +155,10 @@ impl CannedAcl {
     pub fn to_acl(self, owner: (&str, &str), bucket_owner: (&str, &str)) -> Acl {
         let mut acl = Acl::owner_full_control(owner.0, owner.1);
         let mut add = |grantee: Grantee, permission: Permission| acl.grants.push(Grant { grantee, permission });
-        let bucket_owner_grantee =
-            || Grantee::CanonicalUser { id: bucket_owner.0.to_string(), display_name: Some(bucket_owner.1.to_string()) };
+        let bucket_owner_grantee = || Grantee::CanonicalUser {
+            id: bucket_owner.0.to_string(),
+            display_name: Some(bucket_owner.1.to_string()),
+        };
         let other_owner = owner.0 != bucket_owner.0;
         match self {
             CannedAcl::Private | CannedAcl::AwsExecRead => {}

@@ -139,7 +139,12 @@ impl Operator {
             && self.set != SetOp::ForAllValues
             && matches!(
                 self.base,
-                Base::StringEquals | Base::StringEqualsIgnoreCase | Base::ArnEquals | Base::IpAddress | Base::StringLike | Base::ArnLike
+                Base::StringEquals
+                    | Base::StringEqualsIgnoreCase
+                    | Base::ArnEquals
+                    | Base::IpAddress
+                    | Base::StringLike
+                    | Base::ArnLike
             )
     }
 }
@@ -217,11 +222,9 @@ impl Condition {
     /// Whether request value `r` matches policy value `v` under the base comparison.
     fn base_match(&self, v: &Pattern, r: &str, ctx: &ConditionValues) -> bool {
         use std::cmp::Ordering;
-        let numeric = |want: &[Ordering]| {
-            match (v.resolved_text(ctx).and_then(|t| parse_number(&t)), parse_number(r)) {
-                (Some(p), Some(q)) => q.partial_cmp(&p).is_some_and(|o| want.contains(&o)),
-                _ => false,
-            }
+        let numeric = |want: &[Ordering]| match (v.resolved_text(ctx).and_then(|t| parse_number(&t)), parse_number(r)) {
+            (Some(p), Some(q)) => q.partial_cmp(&p).is_some_and(|o| want.contains(&o)),
+            _ => false,
         };
         let date = |want: &[Ordering]| match (v.resolved_text(ctx).and_then(|t| parse_date(&t)), parse_date(r)) {
             (Some(p), Some(q)) => want.contains(&q.cmp(&p)),
@@ -260,7 +263,8 @@ impl Condition {
     pub fn evaluate(&self, ctx: &ConditionValues) -> bool {
         let present = ctx.get(&self.key).filter(|v| !v.is_empty());
         if self.operator.base == Base::Null {
-            let want_absent = self.values.iter().any(|v| v.resolved_text(ctx).is_some_and(|t| t.eq_ignore_ascii_case("true")));
+            let want_absent =
+                self.values.iter().any(|v| v.resolved_text(ctx).is_some_and(|t| t.eq_ignore_ascii_case("true")));
             return want_absent == present.is_none();
         }
         let op = self.operator;
@@ -331,7 +335,8 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        let c = ctx(&[("aws:SourceIp", "10.1.2.3"), ("s3:max-keys", "50"), ("aws:CurrentTime", "2026-06-01T00:00:00Z")]);
+        let c =
+            ctx(&[("aws:SourceIp", "10.1.2.3"), ("s3:max-keys", "50"), ("aws:CurrentTime", "2026-06-01T00:00:00Z")]);
         assert!(cond("IpAddress", "aws:sourceip", &["10.0.0.0/8"]).evaluate(&c));
         assert!(!cond("NotIpAddress", "aws:SourceIp", &["10.0.0.0/8"]).evaluate(&c));
         assert!(cond("IpAddress", "aws:SourceIp", &["10.1.2.3"]).evaluate(&c));

@@ -75,36 +75,94 @@ enum Kind<'a> {
 
 /// Condition keys Coffer knows (lowercase); keys ending in `/` take a suffix.
 const AWS_KEYS: &[&str] = &[
-    "aws:sourceip", "aws:securetransport", "aws:referer", "aws:useragent", "aws:currenttime", "aws:epochtime",
-    "aws:username", "aws:userid", "aws:principaltype", "aws:principalaccount", "aws:principalarn",
-    "aws:sourcearn", "aws:sourceaccount", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceowner",
-    "aws:principalorgid", "aws:principalorgpaths", "aws:vpcsourceip", "aws:tokenissuetime",
-    "aws:multifactorauthpresent", "aws:multifactorauthage", "aws:requestedregion", "aws:viaawsservice",
-    "aws:calledvia", "aws:principalisawsservice", "aws:principalservicename", "aws:resourceaccount",
-    "aws:resourceorgid", "aws:tagkeys", "aws:principaltag/", "aws:requesttag/", "aws:resourcetag/",
+    "aws:sourceip",
+    "aws:securetransport",
+    "aws:referer",
+    "aws:useragent",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:username",
+    "aws:userid",
+    "aws:principaltype",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceowner",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:vpcsourceip",
+    "aws:tokenissuetime",
+    "aws:multifactorauthpresent",
+    "aws:multifactorauthage",
+    "aws:requestedregion",
+    "aws:viaawsservice",
+    "aws:calledvia",
+    "aws:principalisawsservice",
+    "aws:principalservicename",
+    "aws:resourceaccount",
+    "aws:resourceorgid",
+    "aws:tagkeys",
+    "aws:principaltag/",
+    "aws:requesttag/",
+    "aws:resourcetag/",
 ];
 const S3_KEYS: &[&str] = &[
-    "s3:prefix", "s3:delimiter", "s3:max-keys", "s3:x-amz-acl", "s3:x-amz-server-side-encryption",
-    "s3:x-amz-server-side-encryption-aws-kms-key-id", "s3:x-amz-server-side-encryption-customer-algorithm",
-    "s3:x-amz-content-sha256", "s3:x-amz-copy-source", "s3:x-amz-metadata-directive", "s3:x-amz-storage-class",
-    "s3:x-amz-grant-read", "s3:x-amz-grant-write", "s3:x-amz-grant-read-acp", "s3:x-amz-grant-write-acp",
-    "s3:x-amz-grant-full-control", "s3:signatureversion", "s3:authtype", "s3:requestobjecttagkeys",
-    "s3:versionid", "s3:locationconstraint", "s3:resourceaccount", "s3:tlsversion", "s3:x-amz-object-ownership",
-    "s3:signatureage", "s3:existingobjecttag/", "s3:requestobjecttag/", "s3:object-lock-",
-    "s3:dataaccesspointarn", "s3:dataaccesspointaccount", "s3:accesspointnetworkorigin",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
+    "s3:x-amz-acl",
+    "s3:x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-server-side-encryption-customer-algorithm",
+    "s3:x-amz-content-sha256",
+    "s3:x-amz-copy-source",
+    "s3:x-amz-metadata-directive",
+    "s3:x-amz-storage-class",
+    "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write",
+    "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control",
+    "s3:signatureversion",
+    "s3:authtype",
+    "s3:requestobjecttagkeys",
+    "s3:versionid",
+    "s3:locationconstraint",
+    "s3:resourceaccount",
+    "s3:tlsversion",
+    "s3:x-amz-object-ownership",
+    "s3:signatureage",
+    "s3:existingobjecttag/",
+    "s3:requestobjecttag/",
+    "s3:object-lock-",
+    "s3:dataaccesspointarn",
+    "s3:dataaccesspointaccount",
+    "s3:accesspointnetworkorigin",
 ];
 
 fn known_key(key: &str, kind: Kind<'_>) -> bool {
     let k = key.to_ascii_lowercase();
     let known = |list: &[&str]| {
-        list.iter().any(|p| if p.ends_with('/') || p.ends_with('-') { k.starts_with(p) && k.len() > p.len() } else { k == *p })
+        list.iter().any(|p| {
+            if p.ends_with('/') || p.ends_with('-') {
+                k.starts_with(p) && k.len() > p.len()
+            } else {
+                k == *p
+            }
+        })
     };
     match k.split_once(':') {
         Some(("aws", _)) => known(AWS_KEYS),
         Some(("s3", _)) => known(S3_KEYS),
         // Identity policies may carry other services' keys (iam:..., kms:...).
         Some((service, name)) => {
-            kind == Kind::Identity && !service.is_empty() && !name.is_empty() && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            kind == Kind::Identity
+                && !service.is_empty()
+                && !name.is_empty()
+                && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         }
         None => false,
     }
@@ -125,7 +183,8 @@ fn valid_action(action: &str, kind: Kind<'_>) -> bool {
     }
     let Some((service, name)) = action.split_once(':') else { return false };
     let service_ok = !service.is_empty() && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?' || b == b'-');
+    let name_ok =
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?' || b == b'-');
     match kind {
         Kind::Bucket(_) => service.eq_ignore_ascii_case("s3") && name_ok,
         Kind::Identity => service_ok && name_ok,
@@ -142,7 +201,9 @@ fn valid_resource(resource: &str, kind: Kind<'_>) -> Result<(), PolicyError> {
             }
         }
         Kind::Bucket(bucket) => {
-            let rest = resource.strip_prefix("arn:aws:s3:::").ok_or_else(|| PolicyError::new("Policy has invalid resource"))?;
+            let rest = resource
+                .strip_prefix("arn:aws:s3:::")
+                .ok_or_else(|| PolicyError::new("Policy has invalid resource"))?;
             let name = rest.split('/').next().unwrap_or_default();
             if name == bucket {
                 Ok(())
@@ -157,11 +218,12 @@ fn parse_conditions(value: &Value, kind: Kind<'_>, variables: bool) -> Result<Ve
     let map = value.as_object().ok_or_else(|| PolicyError::new("Condition must be an object"))?;
     let mut out = Vec::new();
     for (op_name, block) in map {
-        let operator = Operator::parse(op_name)
-            .ok_or_else(|| PolicyError::new(format!("Invalid Condition type : {op_name}")))?;
-        let block = block.as_object().filter(|b| !b.is_empty()).ok_or_else(|| {
-            PolicyError::new(format!("Condition {op_name} must map condition keys to values"))
-        })?;
+        let operator =
+            Operator::parse(op_name).ok_or_else(|| PolicyError::new(format!("Invalid Condition type : {op_name}")))?;
+        let block = block
+            .as_object()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| PolicyError::new(format!("Condition {op_name} must map condition keys to values")))?;
         for (key, values) in block {
             if !known_key(key, kind) {
                 return Err(PolicyError::new(format!("Policy has an invalid condition key: {key}")));
@@ -235,7 +297,9 @@ fn parse_statement(index: usize, value: &Value, kind: Kind<'_>, variables: bool)
     }
     let sid = match stmt.get("Sid") {
         None => None,
-        Some(Value::String(s)) if s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_') => Some(s.clone()),
+        Some(Value::String(s)) if s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_') => {
+            Some(s.clone())
+        }
         Some(_) => return Err(PolicyError::new("Statement IDs (SID) must be alpha-numeric")),
     };
     let effect = match stmt.get("Effect").and_then(Value::as_str) {
@@ -245,7 +309,9 @@ fn parse_statement(index: usize, value: &Value, kind: Kind<'_>, variables: bool)
         None => return Err(PolicyError::new("Missing required field Effect")),
     };
     let principal = match (stmt.get("Principal"), stmt.get("NotPrincipal"), kind) {
-        (Some(_), Some(_), _) => return Err(PolicyError::new("A statement cannot have both Principal and NotPrincipal")),
+        (Some(_), Some(_), _) => {
+            return Err(PolicyError::new("A statement cannot have both Principal and NotPrincipal"))
+        }
         (None, None, Kind::Bucket(_)) => return Err(PolicyError::new("Missing required field Principal")),
         (None, None, Kind::Identity) => None,
         (Some(_), _, Kind::Identity) | (_, Some(_), Kind::Identity) => {
@@ -351,14 +417,38 @@ mod tests {
             ("[]", "JSON object"),
             (r#"{"Statement":[]}"#, "Statement"),
             (r#"{"Version":"2020-01-01","Statement":[]}"#, "version"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#, "invalid resource"),
-            (r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}"#, "Principal"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ec2:RunInstances","Resource":"arn:aws:s3:::bucket/*"}]}"#, "invalid action"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:*","Resource":"arn:aws:s3:::bucket/*"}]}"#, "principal"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Condition":{"StringEquals":{"aws:Bogus":"x"}}}]}"#, "condition key"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Condition":{"IpAddress":{"aws:SourceIp":"1.2.3.999"}}}]}"#, "Invalid value"),
-            (r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Extra":1}]}"#, "Unknown field"),
-            (r#"{"Statement":[{"Sid":"a","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket"},{"Sid":"a","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket"}]}"#, "unique"),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#,
+                "invalid resource",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}"#,
+                "Principal",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ec2:RunInstances","Resource":"arn:aws:s3:::bucket/*"}]}"#,
+                "invalid action",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:*","Resource":"arn:aws:s3:::bucket/*"}]}"#,
+                "principal",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Condition":{"StringEquals":{"aws:Bogus":"x"}}}]}"#,
+                "condition key",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Condition":{"IpAddress":{"aws:SourceIp":"1.2.3.999"}}}]}"#,
+                "Invalid value",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket/*","Extra":1}]}"#,
+                "Unknown field",
+            ),
+            (
+                r#"{"Statement":[{"Sid":"a","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket"},{"Sid":"a","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bucket"}]}"#,
+                "unique",
+            ),
         ];
         for (json, needle) in cases {
             let err = bucket(json).expect_err(json);

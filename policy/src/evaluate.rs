@@ -191,7 +191,11 @@ fn no_allow(request: &Request<'_>, inputs: &Inputs<'_>) -> String {
 }
 
 /// The bucket policy's best Allow for the caller: how its principal matched, and why.
-fn bucket_policy_allow(request: &Request<'_>, inputs: &Inputs<'_>, own_account: bool) -> Option<(PrincipalMatch, String)> {
+fn bucket_policy_allow(
+    request: &Request<'_>,
+    inputs: &Inputs<'_>,
+    own_account: bool,
+) -> Option<(PrincipalMatch, String)> {
     let doc = inputs.bucket_policy?;
     // RestrictPublicBuckets: a public policy grants nothing outside the owner's account.
     if inputs.public_access_block.restrict_public_buckets && !own_account && policy_is_public(doc) {

@@ -8,9 +8,18 @@ use crate::document::PolicyError;
 pub enum Principal {
     Anonymous,
     /// The account root user.
-    Root { account_id: String, canonical_id: String },
+    Root {
+        account_id: String,
+        canonical_id: String,
+    },
     /// An IAM user of an account.
-    User { account_id: String, canonical_id: String, user_name: String, user_id: String, arn: String },
+    User {
+        account_id: String,
+        canonical_id: String,
+        user_name: String,
+        user_id: String,
+        arn: String,
+    },
 }
 
 impl Principal {
@@ -135,8 +144,12 @@ impl PrincipalEntry {
         match (self, caller) {
             (PrincipalEntry::Everyone, _) => PrincipalMatch::Direct,
             (_, Principal::Anonymous) => PrincipalMatch::None,
-            (PrincipalEntry::Account(a), Principal::Root { account_id, .. }) if a == account_id => PrincipalMatch::Direct,
-            (PrincipalEntry::Account(a), Principal::User { account_id, .. }) if a == account_id => PrincipalMatch::Account,
+            (PrincipalEntry::Account(a), Principal::Root { account_id, .. }) if a == account_id => {
+                PrincipalMatch::Direct
+            }
+            (PrincipalEntry::Account(a), Principal::User { account_id, .. }) if a == account_id => {
+                PrincipalMatch::Account
+            }
             (PrincipalEntry::CanonicalUser(c), Principal::Root { canonical_id, .. }) if c == canonical_id => {
                 PrincipalMatch::Direct
             }
@@ -167,7 +180,9 @@ pub fn exempted_by_not_principal(entries: &[PrincipalEntry], caller: &Principal)
         Principal::Anonymous => false,
         Principal::Root { .. } => best_match(entries, caller) == PrincipalMatch::Direct,
         Principal::User { .. } => {
-            let user_listed = entries.iter().any(|e| matches!(e, PrincipalEntry::User(_)) && e.matches(caller) == PrincipalMatch::Direct);
+            let user_listed = entries
+                .iter()
+                .any(|e| matches!(e, PrincipalEntry::User(_)) && e.matches(caller) == PrincipalMatch::Direct);
             let account_listed = entries.iter().any(|e| e.matches(caller) == PrincipalMatch::Account);
             user_listed && account_listed
         }

@@ -8,7 +8,8 @@ use policy::{
 };
 use proptest::prelude::*;
 
-const ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:PutObjectAcl", "s3:GetBucketAcl"];
+const ACTIONS: &[&str] =
+    &["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:PutObjectAcl", "s3:GetBucketAcl"];
 const ALLOW_STATEMENTS: &[&str] = &[
     r#"{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}"#,
     r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/alice"},"Action":"*","Resource":"arn:aws:s3:::b/*"}"#,

@@ -162,13 +162,15 @@ fn run(case: &Case) -> policy::Decision {
     let identity: Vec<PolicyDocument> = case
         .identity
         .iter()
-        .map(|s| PolicyDocument::parse_identity_policy(&doc(case.version, s)).unwrap_or_else(|e| panic!("{}: {e}", case.rule)))
+        .map(|s| {
+            PolicyDocument::parse_identity_policy(&doc(case.version, s))
+                .unwrap_or_else(|e| panic!("{}: {e}", case.rule))
+        })
         .collect();
     let identity_refs: Vec<&PolicyDocument> = identity.iter().collect();
-    let bucket_policy = case
-        .bucket_policy
-        .as_ref()
-        .map(|s| PolicyDocument::parse_bucket_policy(&doc(case.version, s), "b").unwrap_or_else(|e| panic!("{}: {e}", case.rule)));
+    let bucket_policy = case.bucket_policy.as_ref().map(|s| {
+        PolicyDocument::parse_bucket_policy(&doc(case.version, s), "b").unwrap_or_else(|e| panic!("{}: {e}", case.rule))
+    });
     let mut conditions = ConditionValues::new();
     for (k, v) in &case.ctx {
         conditions.insert(k, v.to_string());
@@ -202,7 +204,8 @@ const OBJ: &str = "arn:aws:s3:::b/k";
 const BKT: &str = "arn:aws:s3:::b";
 const ALLOW_ALL_S3: &str = r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#;
 const PUBLIC_GET: &str = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#;
-const DENY_ALL_B: &str = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}"#;
+const DENY_ALL_B: &str =
+    r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}"#;
 
 fn get_if(cond: &str) -> String {
     format!(r#"{{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{cond}}}"#)
@@ -242,7 +245,10 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::RootB, "s3:GetObject", OBJ, Allow).bp(&format!(
         r#"{{"Effect":"Allow","Principal":{{"CanonicalUser":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#, cb()
     )));
-    v.push(c(r, Who::RootB, "s3:GetObject", OBJ, Allow).oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read));
+    v.push(
+        c(r, Who::RootB, "s3:GetObject", OBJ, Allow)
+            .oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read),
+    );
     v.push(c(r, Who::RootB, "s3:GetObject", OBJ, Allow).bp(PUBLIC_GET));
     v.push(c(r, Who::RootB, "s3:GetObject", OBJ, Deny).bp(PUBLIC_GET).bpa("R"));
     v.push(c(r, Who::RootB, "iam:CreateUser", "arn:aws:iam::111111111111:user/x", Deny));
@@ -257,25 +263,61 @@ fn cases() -> Vec<Case> {
     let r = "an identity-based Allow grants within the account";
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(ALLOW_ALL_S3));
     v.push(c(r, Who::Alice, "s3:ListAllMyBuckets", "arn:aws:s3:::*", Allow).idp(ALLOW_ALL_S3).account(None));
-    v.push(c(r, Who::Alice, "iam:CreateUser", "arn:aws:iam::111111111111:user/x", Allow).idp(r#"{"Effect":"Allow","Action":"iam:*","Resource":"*"}"#));
-    v.push(c(r, Who::Alice, "iam:CreateUser", "arn:aws:iam::111111111111:user/x", Deny).idp(r#"{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}"#));
+    v.push(
+        c(r, Who::Alice, "iam:CreateUser", "arn:aws:iam::111111111111:user/x", Allow)
+            .idp(r#"{"Effect":"Allow","Action":"iam:*","Resource":"*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "iam:CreateUser", "arn:aws:iam::111111111111:user/x", Deny)
+            .idp(r#"{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}"#),
+    );
     let r = "Action matching is case-insensitive and supports * and ? (IAM JSON: Action)";
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(r#"{"Effect":"Allow","Action":"S3:getobject","Resource":"*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(r#"{"Effect":"Allow","Action":"S3:getobject","Resource":"*"}"#),
+    );
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(r#"{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}"#));
     v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Deny).idp(r#"{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(r#"{"Effect":"Allow","Action":"s3:?etObject","Resource":"*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(r#"{"Effect":"Allow","Action":"s3:?etObject","Resource":"*"}"#),
+    );
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#));
     let r = "NotAction matches every action except those listed (IAM JSON: NotAction)";
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(r#"{"Effect":"Allow","NotAction":"s3:Delete*","Resource":"*"}"#));
-    v.push(c(r, Who::Alice, "s3:DeleteObject", OBJ, Deny).idp(r#"{"Effect":"Allow","NotAction":"s3:Delete*","Resource":"*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(r#"{"Effect":"Allow","NotAction":"s3:Delete*","Resource":"*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:DeleteObject", OBJ, Deny)
+            .idp(r#"{"Effect":"Allow","NotAction":"s3:Delete*","Resource":"*"}"#),
+    );
     let r = "Resource matching is case-sensitive with * and ? wildcards (IAM JSON: Resource)";
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/docs/a.txt", Allow).idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/docs/*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/Docs/a.txt", Deny).idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/docs/*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/doc1", Allow).idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/doc?"}"#));
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Deny).idp(r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/docs/a.txt", Allow)
+            .idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/docs/*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/Docs/a.txt", Deny)
+            .idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/docs/*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/doc1", Allow)
+            .idp(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/doc?"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Deny)
+            .idp(r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#),
+    );
     let r = "NotResource matches every resource except those listed (IAM JSON: NotResource)";
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/public/x", Allow).idp(r#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/secret/x", Deny).idp(r#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/public/x", Allow)
+            .idp(r#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/secret/x", Deny)
+            .idp(r#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}"#),
+    );
     let r = "policy variables: ${aws:username} is replaced by the caller's name (IAM policy variables)";
     let home = r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/home/${aws:username}/*"}"#;
     v.push(c(r, Who::Alice, "s3:PutObject", "arn:aws:s3:::b/home/alice/f", Allow).idp(home));
@@ -295,7 +337,10 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).bp(to_account).idp(ALLOW_ALL_S3));
     v.push(c(r, Who::RootA, "s3:GetObject", OBJ, Allow).bp(to_account));
     let r = "ACL grants to an account do not by themselves authorize that account's IAM users";
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Deny).oacl_grant(Grantee::CanonicalUser { id: ca(), display_name: None }, Permission::Read));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Deny)
+            .oacl_grant(Grantee::CanonicalUser { id: ca(), display_name: None }, Permission::Read),
+    );
     let r = "ACL grants to the AllUsers / AuthenticatedUsers groups authorize users too";
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).oacl("public-read"));
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).oacl("authenticated-read"));
@@ -306,7 +351,10 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Deny));
     v.push(c(r, Who::Anon, "s3:ListAllMyBuckets", "arn:aws:s3:::*", Deny).account(None));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Allow).bp(PUBLIC_GET));
-    v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Allow).bp(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#));
+    v.push(
+        c(r, Who::Anon, "s3:GetObject", OBJ, Allow)
+            .bp(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#),
+    );
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Deny).bp(to_account));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Deny).idp(ALLOW_ALL_S3));
     let r = "a public-read object policy does not make the bucket listable or writable";
@@ -350,7 +398,11 @@ fn cases() -> Vec<Case> {
     let r = "IgnorePublicAcls: grants to AllUsers and AuthenticatedUsers are ignored";
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Deny).oacl("public-read").bpa("I"));
     v.push(c(r, Who::Anon, "s3:ListBucket", BKT, Deny).bacl("public-read").bpa("I"));
-    v.push(c(r, Who::RootB, "s3:GetObject", OBJ, Allow).oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read).bpa("I"));
+    v.push(
+        c(r, Who::RootB, "s3:GetObject", OBJ, Allow)
+            .oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read)
+            .bpa("I"),
+    );
     let r = "BlockPublicAcls and BlockPublicPolicy act on PUT only, not on evaluation";
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Allow).oacl("public-read").bpa("A"));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, Allow).bp(PUBLIC_GET).bpa("P"));
@@ -375,8 +427,15 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Allow).bp(to_carol).idp(ALLOW_ALL_S3));
     v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Allow).bp(to_b).idp(ALLOW_ALL_S3));
     v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Deny).bp(to_b));
-    v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Allow).oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read).idp(ALLOW_ALL_S3));
-    v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Deny).oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read));
+    v.push(
+        c(r, Who::Carol, "s3:GetObject", OBJ, Allow)
+            .oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read)
+            .idp(ALLOW_ALL_S3),
+    );
+    v.push(
+        c(r, Who::Carol, "s3:GetObject", OBJ, Deny)
+            .oacl_grant(Grantee::CanonicalUser { id: cb(), display_name: None }, Permission::Read),
+    );
     v.push(c(r, Who::Carol, "s3:GetObject", OBJ, Allow).oacl("authenticated-read").idp(ALLOW_ALL_S3));
     v.push(c(r, Who::Carol, "s3:PutObject", OBJ, Deny).bp(to_carol).idp(ALLOW_ALL_S3));
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Deny).bp(to_carol));
@@ -392,16 +451,32 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(DENY_ALL_B));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, ExplicitDeny).oacl("public-read").bp(DENY_ALL_B));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, ExplicitDeny).bp(&format!("{PUBLIC_GET},{DENY_ALL_B}")));
-    v.push(c(r, Who::Carol, "s3:GetObject", OBJ, ExplicitDeny).bp(&format!("{to_carol},{DENY_ALL_B}")).idp(ALLOW_ALL_S3));
+    v.push(
+        c(r, Who::Carol, "s3:GetObject", OBJ, ExplicitDeny).bp(&format!("{to_carol},{DENY_ALL_B}")).idp(ALLOW_ALL_S3),
+    );
     let r = "a Deny whose condition does not match does not apply";
     let deny_http = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#;
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(deny_http).ctx(&[("aws:SecureTransport", "false")]));
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(ALLOW_ALL_S3).bp(deny_http).ctx(&[("aws:SecureTransport", "true")]));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_http)
+            .ctx(&[("aws:SecureTransport", "false")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_http)
+            .ctx(&[("aws:SecureTransport", "true")]),
+    );
     let r = "a Deny naming another principal does not apply to the caller";
     v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(ALLOW_ALL_S3).bp(r#"{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111111111111:user/bob"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#));
     v.push(c(r, Who::Bob, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(r#"{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111111111111:user/bob"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#));
     let r = "a Deny naming the account applies to all of its principals";
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(r#"{"Effect":"Deny","Principal":{"AWS":"111111111111"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(
+            r#"{"Effect":"Deny","Principal":{"AWS":"111111111111"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#,
+        ),
+    );
     let r = "Deny with NotPrincipal exempts a user only if the user and its account are listed";
     let np_user = r#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:user/alice"]},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#;
     let np_both = r#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:user/alice","arn:aws:iam::111111111111:root"]},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}"#;
@@ -410,11 +485,27 @@ fn cases() -> Vec<Case> {
     v.push(c(r, Who::Bob, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(np_both));
     v.push(c(r, Who::Anon, "s3:GetObject", OBJ, ExplicitDeny).bp(&format!("{PUBLIC_GET},{np_both}")));
     let r = "a Deny with NotAction denies every other action";
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).idp(r#"{"Effect":"Deny","NotAction":"s3:Get*","Resource":"*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(ALLOW_ALL_S3).idp(r#"{"Effect":"Deny","NotAction":"s3:Get*","Resource":"*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, ExplicitDeny)
+            .idp(ALLOW_ALL_S3)
+            .idp(r#"{"Effect":"Deny","NotAction":"s3:Get*","Resource":"*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(ALLOW_ALL_S3)
+            .idp(r#"{"Effect":"Deny","NotAction":"s3:Get*","Resource":"*"}"#),
+    );
     let r = "a Deny with NotResource denies everywhere else";
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/other", ExplicitDeny).idp(ALLOW_ALL_S3).idp(r#"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::b/mine/*"}"#));
-    v.push(c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/mine/x", Allow).idp(ALLOW_ALL_S3).idp(r#"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::b/mine/*"}"#));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/other", ExplicitDeny)
+            .idp(ALLOW_ALL_S3)
+            .idp(r#"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::b/mine/*"}"#),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", "arn:aws:s3:::b/mine/x", Allow)
+            .idp(ALLOW_ALL_S3)
+            .idp(r#"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::b/mine/*"}"#),
+    );
 
     // ---- Condition operators (IAM condition operator reference) -------------------------
     let allow = |r: &'static str, cond: &'static str, ctx: &[(&'static str, &'static str)], expect: Expect| {
@@ -426,16 +517,41 @@ fn cases() -> Vec<Case> {
     v.push(allow(r, r#"{"StringEquals":{"aws:UserAgent":["a","tool/1"]}}"#, &[("aws:UserAgent", "tool/1")], Allow));
     let r = "StringEqualsIgnoreCase / StringNotEqualsIgnoreCase ignore case";
     v.push(allow(r, r#"{"StringEqualsIgnoreCase":{"aws:UserAgent":"TOOL/1"}}"#, &[("aws:UserAgent", "tool/1")], Allow));
-    v.push(allow(r, r#"{"StringNotEqualsIgnoreCase":{"aws:UserAgent":"TOOL/1"}}"#, &[("aws:UserAgent", "tool/1")], Deny));
+    v.push(allow(
+        r,
+        r#"{"StringNotEqualsIgnoreCase":{"aws:UserAgent":"TOOL/1"}}"#,
+        &[("aws:UserAgent", "tool/1")],
+        Deny,
+    ));
     let r = "StringNotEquals is true when no value matches, and when the key is missing";
     v.push(allow(r, r#"{"StringNotEquals":{"aws:UserAgent":"bad"}}"#, &[("aws:UserAgent", "good")], Allow));
     v.push(allow(r, r#"{"StringNotEquals":{"aws:UserAgent":"bad"}}"#, &[("aws:UserAgent", "bad")], Deny));
     v.push(allow(r, r#"{"StringNotEquals":{"aws:UserAgent":"bad"}}"#, &[], Allow));
     let r = "StringLike / StringNotLike use * and ? wildcards";
-    v.push(allow(r, r#"{"StringLike":{"aws:Referer":"https://*.example.com/*"}}"#, &[("aws:Referer", "https://www.example.com/page")], Allow));
-    v.push(allow(r, r#"{"StringLike":{"aws:Referer":"https://*.example.com/*"}}"#, &[("aws:Referer", "https://evil.test/")], Deny));
-    v.push(allow(r, r#"{"StringNotLike":{"aws:Referer":"https://evil*"}}"#, &[("aws:Referer", "https://good/")], Allow));
-    v.push(allow(r, r#"{"StringNotLike":{"aws:Referer":"https://evil*"}}"#, &[("aws:Referer", "https://evil.test/")], Deny));
+    v.push(allow(
+        r,
+        r#"{"StringLike":{"aws:Referer":"https://*.example.com/*"}}"#,
+        &[("aws:Referer", "https://www.example.com/page")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"StringLike":{"aws:Referer":"https://*.example.com/*"}}"#,
+        &[("aws:Referer", "https://evil.test/")],
+        Deny,
+    ));
+    v.push(allow(
+        r,
+        r#"{"StringNotLike":{"aws:Referer":"https://evil*"}}"#,
+        &[("aws:Referer", "https://good/")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"StringNotLike":{"aws:Referer":"https://evil*"}}"#,
+        &[("aws:Referer", "https://evil.test/")],
+        Deny,
+    ));
     let r = "a positive operator on a missing key is false";
     v.push(allow(r, r#"{"StringLike":{"aws:Referer":"*"}}"#, &[], Deny));
     let r = "Numeric operators compare numbers; unparsable values never match";
@@ -451,13 +567,38 @@ fn cases() -> Vec<Case> {
     v.push(mk("NumericLessThan", Deny).ctx(&[("s3:max-keys", "many")]));
     v.push(mk("NumericEquals", Allow).ctx(&[("s3:max-keys", "100.0")]));
     let r = "Date operators compare ISO 8601 dates and epoch seconds (aws:CurrentTime, aws:EpochTime)";
-    v.push(allow(r, r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}"#, &[("aws:CurrentTime", "2026-11-23T10:00:00Z")], Allow));
-    v.push(allow(r, r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#, &[("aws:CurrentTime", "2026-11-23T10:00:00Z")], Deny));
-    v.push(allow(r, r#"{"DateGreaterThan":{"aws:CurrentTime":"2026-01-01"}}"#, &[("aws:CurrentTime", "2026-11-23T10:00:00Z")], Allow));
-    v.push(allow(r, r#"{"DateGreaterThanEquals":{"aws:EpochTime":"1700000000"}}"#, &[("aws:EpochTime", "1700000000")], Allow));
+    v.push(allow(
+        r,
+        r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}"#,
+        &[("aws:CurrentTime", "2026-11-23T10:00:00Z")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+        &[("aws:CurrentTime", "2026-11-23T10:00:00Z")],
+        Deny,
+    ));
+    v.push(allow(
+        r,
+        r#"{"DateGreaterThan":{"aws:CurrentTime":"2026-01-01"}}"#,
+        &[("aws:CurrentTime", "2026-11-23T10:00:00Z")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"DateGreaterThanEquals":{"aws:EpochTime":"1700000000"}}"#,
+        &[("aws:EpochTime", "1700000000")],
+        Allow,
+    ));
     v.push(allow(r, r#"{"DateEquals":{"aws:EpochTime":"1700000000"}}"#, &[("aws:EpochTime", "1700000001")], Deny));
     v.push(allow(r, r#"{"DateNotEquals":{"aws:EpochTime":"1700000000"}}"#, &[("aws:EpochTime", "1700000001")], Allow));
-    v.push(allow(r, r#"{"DateLessThanEquals":{"aws:CurrentTime":"2026-11-23T10:00:00+00:00"}}"#, &[("aws:CurrentTime", "2026-11-23T10:00:00Z")], Allow));
+    v.push(allow(
+        r,
+        r#"{"DateLessThanEquals":{"aws:CurrentTime":"2026-11-23T10:00:00+00:00"}}"#,
+        &[("aws:CurrentTime", "2026-11-23T10:00:00Z")],
+        Allow,
+    ));
     let r = "Bool compares true/false (aws:SecureTransport)";
     v.push(allow(r, r#"{"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:SecureTransport", "true")], Allow));
     v.push(allow(r, r#"{"Bool":{"aws:SecureTransport":true}}"#, &[("aws:SecureTransport", "false")], Deny));
@@ -465,8 +606,18 @@ fn cases() -> Vec<Case> {
     let r = "IpAddress / NotIpAddress match IPv4 and IPv6 CIDRs (aws:SourceIp)";
     v.push(allow(r, r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:SourceIp", "203.0.113.9")], Allow));
     v.push(allow(r, r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:SourceIp", "203.0.114.9")], Deny));
-    v.push(allow(r, r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}"#, &[("aws:SourceIp", "2001:db8::5")], Allow));
-    v.push(allow(r, r#"{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:SourceIp", "198.51.100.1")], Allow));
+    v.push(allow(
+        r,
+        r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}"#,
+        &[("aws:SourceIp", "2001:db8::5")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#,
+        &[("aws:SourceIp", "198.51.100.1")],
+        Allow,
+    ));
     v.push(allow(r, r#"{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:SourceIp", "203.0.113.1")], Deny));
     v.push(allow(r, r#"{"IpAddress":{"aws:SourceIp":"203.0.113.9"}}"#, &[("aws:SourceIp", "203.0.113.9")], Allow));
     let r = "ArnEquals / ArnLike / ArnNotLike on ARN-valued keys (aws:PrincipalArn)";
@@ -480,54 +631,160 @@ fn cases() -> Vec<Case> {
     v.push(allow(r, r#"{"Null":{"aws:Referer":"false"}}"#, &[("aws:Referer", "x")], Allow));
     let r = "...IfExists is true when the key is missing, and tests the value when present";
     v.push(allow(r, r#"{"StringEqualsIfExists":{"aws:Referer":"https://ok/"}}"#, &[], Allow));
-    v.push(allow(r, r#"{"StringEqualsIfExists":{"aws:Referer":"https://ok/"}}"#, &[("aws:Referer", "https://bad/")], Deny));
+    v.push(allow(
+        r,
+        r#"{"StringEqualsIfExists":{"aws:Referer":"https://ok/"}}"#,
+        &[("aws:Referer", "https://bad/")],
+        Deny,
+    ));
     v.push(allow(r, r#"{"IpAddressIfExists":{"aws:SourceIp":"10.0.0.0/8"}}"#, &[("aws:SourceIp", "10.2.3.4")], Allow));
     let r = "all conditions of a statement must hold (AND); the values of one key are ORed";
-    v.push(allow(r, r#"{"StringEquals":{"aws:UserAgent":"t"},"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:UserAgent", "t"), ("aws:SecureTransport", "false")], Deny));
-    v.push(allow(r, r#"{"StringEquals":{"aws:UserAgent":"t"},"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:UserAgent", "t"), ("aws:SecureTransport", "true")], Allow));
+    v.push(allow(
+        r,
+        r#"{"StringEquals":{"aws:UserAgent":"t"},"Bool":{"aws:SecureTransport":"true"}}"#,
+        &[("aws:UserAgent", "t"), ("aws:SecureTransport", "false")],
+        Deny,
+    ));
+    v.push(allow(
+        r,
+        r#"{"StringEquals":{"aws:UserAgent":"t"},"Bool":{"aws:SecureTransport":"true"}}"#,
+        &[("aws:UserAgent", "t"), ("aws:SecureTransport", "true")],
+        Allow,
+    ));
     v.push(allow(r, r#"{"StringEquals":{"aws:UserAgent":"t","aws:Referer":"r"}}"#, &[("aws:UserAgent", "t")], Deny));
     let r = "condition key names are case-insensitive";
     v.push(allow(r, r#"{"StringEquals":{"AWS:USERAGENT":"t"}}"#, &[("aws:useragent", "t")], Allow));
     let r = "ForAnyValue: true if any request value matches; false for a missing key";
-    v.push(allow(r, r#"{"ForAnyValue:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#, &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "x")], Allow));
+    v.push(allow(
+        r,
+        r#"{"ForAnyValue:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#,
+        &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "x")],
+        Allow,
+    ));
     v.push(allow(r, r#"{"ForAnyValue:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#, &[], Deny));
     let r = "ForAllValues: true if every request value matches; true for a missing key";
-    v.push(allow(r, r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team","env"]}}"#, &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "env")], Allow));
-    v.push(allow(r, r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#, &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "env")], Deny));
+    v.push(allow(
+        r,
+        r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team","env"]}}"#,
+        &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "env")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#,
+        &[("s3:RequestObjectTagKeys", "team"), ("s3:RequestObjectTagKeys", "env")],
+        Deny,
+    ));
     v.push(allow(r, r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}"#, &[], Allow));
     let r = "policy variables in condition values (${aws:username})";
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Allow).idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#)).ctx(&[("s3:prefix", "home/alice/docs/")]));
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Deny).idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#)).ctx(&[("s3:prefix", "home/bob/")]));
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Deny).idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#)));
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Allow)
+            .idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#))
+            .ctx(&[("s3:prefix", "home/alice/docs/")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Deny)
+            .idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#))
+            .ctx(&[("s3:prefix", "home/bob/")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Deny)
+            .idp(&list_if(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#)),
+    );
 
     // ---- S3 condition keys --------------------------------------------------------------
     let r = "s3:prefix / s3:delimiter restrict listing (S3 condition keys)";
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Allow).idp(&list_if(r#"{"StringEquals":{"s3:prefix":"public/","s3:delimiter":"/"}}"#)).ctx(&[("s3:prefix", "public/"), ("s3:delimiter", "/")]));
-    v.push(c(r, Who::Alice, "s3:ListBucket", BKT, Deny).idp(&list_if(r#"{"StringEquals":{"s3:prefix":"public/","s3:delimiter":"/"}}"#)).ctx(&[("s3:prefix", "public/")]));
-    let put_if = |cond: &str| format!(r#"{{"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{cond}}}"#);
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Allow)
+            .idp(&list_if(r#"{"StringEquals":{"s3:prefix":"public/","s3:delimiter":"/"}}"#))
+            .ctx(&[("s3:prefix", "public/"), ("s3:delimiter", "/")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:ListBucket", BKT, Deny)
+            .idp(&list_if(r#"{"StringEquals":{"s3:prefix":"public/","s3:delimiter":"/"}}"#))
+            .ctx(&[("s3:prefix", "public/")]),
+    );
+    let put_if =
+        |cond: &str| format!(r#"{{"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{cond}}}"#);
     let r = "s3:x-amz-acl restricts the canned ACL a writer may set";
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Allow).idp(&put_if(r#"{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}"#)).ctx(&[("s3:x-amz-acl", "bucket-owner-full-control")]));
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Deny).idp(&put_if(r#"{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}"#)).ctx(&[("s3:x-amz-acl", "public-read")]));
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Allow)
+            .idp(&put_if(r#"{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}"#))
+            .ctx(&[("s3:x-amz-acl", "bucket-owner-full-control")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Deny)
+            .idp(&put_if(r#"{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}"#))
+            .ctx(&[("s3:x-amz-acl", "public-read")]),
+    );
     let r = "s3:x-amz-server-side-encryption requires encrypted writes (Deny when absent via Null)";
     let deny_unencrypted = r#"{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"true"}}}"#;
     v.push(c(r, Who::Alice, "s3:PutObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(deny_unencrypted));
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Allow).idp(ALLOW_ALL_S3).bp(deny_unencrypted).ctx(&[("s3:x-amz-server-side-encryption", "AES256")]));
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Allow)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_unencrypted)
+            .ctx(&[("s3:x-amz-server-side-encryption", "AES256")]),
+    );
     let r = "s3:x-amz-content-sha256 can refuse unsigned payloads";
     let deny_unsigned = r#"{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:x-amz-content-sha256":"UNSIGNED-PAYLOAD"}}}"#;
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(deny_unsigned).ctx(&[("s3:x-amz-content-sha256", "UNSIGNED-PAYLOAD")]));
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Allow).idp(ALLOW_ALL_S3).bp(deny_unsigned).ctx(&[("s3:x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]));
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, ExplicitDeny)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_unsigned)
+            .ctx(&[("s3:x-amz-content-sha256", "UNSIGNED-PAYLOAD")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Allow)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_unsigned)
+            .ctx(&[("s3:x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]),
+    );
     let r = "s3:authType and s3:signatureversion distinguish presigned URLs and signatures";
     let deny_query = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:authType":"REST-QUERY-STRING"}}}"#;
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny).idp(ALLOW_ALL_S3).bp(deny_query).ctx(&[("s3:authType", "REST-QUERY-STRING")]));
-    v.push(c(r, Who::Alice, "s3:GetObject", OBJ, Allow).idp(ALLOW_ALL_S3).bp(deny_query).ctx(&[("s3:authType", "REST-HEADER")]));
-    v.push(allow(r, r#"{"StringEquals":{"s3:signatureversion":"AWS4-HMAC-SHA256"}}"#, &[("s3:signatureversion", "AWS4-HMAC-SHA256")], Allow));
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, ExplicitDeny)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_query)
+            .ctx(&[("s3:authType", "REST-QUERY-STRING")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:GetObject", OBJ, Allow)
+            .idp(ALLOW_ALL_S3)
+            .bp(deny_query)
+            .ctx(&[("s3:authType", "REST-HEADER")]),
+    );
+    v.push(allow(
+        r,
+        r#"{"StringEquals":{"s3:signatureversion":"AWS4-HMAC-SHA256"}}"#,
+        &[("s3:signatureversion", "AWS4-HMAC-SHA256")],
+        Allow,
+    ));
     let r = "s3:ExistingObjectTag/<key> tests the object's stored tags";
-    v.push(allow(r, r#"{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}"#, &[("s3:ExistingObjectTag/visibility", "public")], Allow));
-    v.push(allow(r, r#"{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}"#, &[("s3:ExistingObjectTag/visibility", "private")], Deny));
+    v.push(allow(
+        r,
+        r#"{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}"#,
+        &[("s3:ExistingObjectTag/visibility", "public")],
+        Allow,
+    ));
+    v.push(allow(
+        r,
+        r#"{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}"#,
+        &[("s3:ExistingObjectTag/visibility", "private")],
+        Deny,
+    ));
     v.push(allow(r, r#"{"StringEquals":{"s3:ExistingObjectTag/visibility":"public"}}"#, &[], Deny));
     let r = "s3:RequestObjectTag/<key> tests the tags a write sets";
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Allow).idp(&put_if(r#"{"StringEquals":{"s3:RequestObjectTag/team":"blue"}}"#)).ctx(&[("s3:RequestObjectTag/team", "blue")]));
-    v.push(c(r, Who::Alice, "s3:PutObject", OBJ, Deny).idp(&put_if(r#"{"StringEquals":{"s3:RequestObjectTag/team":"blue"}}"#)).ctx(&[("s3:RequestObjectTag/team", "red")]));
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Allow)
+            .idp(&put_if(r#"{"StringEquals":{"s3:RequestObjectTag/team":"blue"}}"#))
+            .ctx(&[("s3:RequestObjectTag/team", "blue")]),
+    );
+    v.push(
+        c(r, Who::Alice, "s3:PutObject", OBJ, Deny)
+            .idp(&put_if(r#"{"StringEquals":{"s3:RequestObjectTag/team":"blue"}}"#))
+            .ctx(&[("s3:RequestObjectTag/team", "red")]),
+    );
     let r = "s3:VersionId names the version a request addresses";
     v.push(allow(r, r#"{"StringEquals":{"s3:VersionId":"v1"}}"#, &[("s3:VersionId", "v1")], Allow));
     v.push(allow(r, r#"{"StringEquals":{"s3:VersionId":"v1"}}"#, &[], Deny));

@@ -75,7 +75,8 @@ pub const ACL_HEADERS: &[&str] = &[
 pub fn extra_actions(endpoint: Endpoint, headers: &http::HeaderMap) -> Vec<(&'static str, Target)> {
     let sets_acl = ACL_HEADERS.iter().any(|h| headers.contains_key(*h));
     let sets_tags = headers.contains_key("x-amz-tagging");
-    let writes_object = matches!(endpoint, Endpoint::PutObject | Endpoint::CopyObject | Endpoint::CreateMultipartUpload);
+    let writes_object =
+        matches!(endpoint, Endpoint::PutObject | Endpoint::CopyObject | Endpoint::CreateMultipartUpload);
     let mut extra = Vec::new();
     if endpoint == Endpoint::CreateBucket && sets_acl {
         extra.push(("s3:PutBucketAcl", Target::Bucket));

@@ -30,8 +30,12 @@ const HEADER_KEYS: &[&str] = &[
 
 /// Query parameters that are condition keys (on list operations, and the
 /// version a request addresses).
-const QUERY_KEYS: &[(&str, &str)] =
-    &[("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"), ("max-keys", "s3:max-keys"), ("versionId", "s3:VersionId")];
+const QUERY_KEYS: &[(&str, &str)] = &[
+    ("prefix", "s3:prefix"),
+    ("delimiter", "s3:delimiter"),
+    ("max-keys", "s3:max-keys"),
+    ("versionId", "s3:VersionId"),
+];
 
 /// How the request was authenticated, as `s3:authType` names it.
 fn auth_type(parts: &http::request::Parts, query: &[(String, String)]) -> Option<&'static str> {

@@ -26,12 +26,12 @@ use policy::{Acl, ConditionValues, Decision, Inputs, PolicyDocument, Principal, 
 
 use crate::auth;
 use crate::error::ApiError;
-use crate::iam::{IamAuthorizer, Identity, IdentityKind};
 use crate::handlers::{BucketAttrs, ObjectAttrs};
+use crate::iam::{IamAuthorizer, Identity, IdentityKind};
 use crate::router::Route;
 use crate::server::AppState;
-use actions::Target;
 pub use account::AccountPublicAccessBlock;
+use actions::Target;
 pub use client::ClientInfo;
 pub use policy_cache::PolicyCache;
 
@@ -71,10 +71,9 @@ impl Caller {
     /// Deny could allow more, so such a caller gets a policy that denies all.
     pub fn from_identity(identity: &Identity, cache: &PolicyCache) -> Caller {
         let principal = match &identity.kind {
-            IdentityKind::Root => Principal::Root {
-                account_id: identity.account_id.clone(),
-                canonical_id: identity.canonical_id.clone(),
-            },
+            IdentityKind::Root => {
+                Principal::Root { account_id: identity.account_id.clone(), canonical_id: identity.canonical_id.clone() }
+            }
             IdentityKind::User { user_name, user_id, arn } => Principal::User {
                 account_id: identity.account_id.clone(),
                 canonical_id: identity.canonical_id.clone(),
@@ -151,12 +150,13 @@ impl BucketAccess {
     pub async fn load(state: &AppState, name: &str) -> Result<BucketAccess, ApiError> {
         let info = state.engine.get_bucket(name).await?;
         let attrs = BucketAttrs::decode(&info.attrs)?;
-        let policy = match &attrs.policy {
-            Some(text) => Some(state.policies.bucket_policy(name, text).map_err(|e| {
-                ApiError::internal(format!("stored policy of bucket {name} no longer parses: {e}"))
-            })?),
-            None => None,
-        };
+        let policy =
+            match &attrs.policy {
+                Some(text) => Some(state.policies.bucket_policy(name, text).map_err(|e| {
+                    ApiError::internal(format!("stored policy of bucket {name} no longer parses: {e}"))
+                })?),
+                None => None,
+            };
         Ok(BucketAccess { name: info.name, created_ms: info.created_ms, attrs, policy })
     }
 }
@@ -392,7 +392,9 @@ pub async fn authorize(
                 attrs: BucketAttrs::new(String::new(), String::new(), String::new()),
                 policy: None,
             };
-            access.check(action, target, Some(&pending), None, None).map_err(|e| e.with_resource(format!("/{name}")))?;
+            access
+                .check(action, target, Some(&pending), None, None)
+                .map_err(|e| e.with_resource(format!("/{name}")))?;
             continue;
         }
         access.check(action, target, bucket, key, object_acl.as_ref())?;

@@ -60,7 +60,8 @@ impl PolicyCache {
 
     /// A policy that denies everything (stands in for one that cannot be read).
     pub fn deny_all(&self) -> Arc<PolicyDocument> {
-        const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+        const DENY_ALL: &str =
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
         self.identity_policy(DENY_ALL).expect("invariant: the deny-all policy parses")
     }
 

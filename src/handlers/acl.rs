@@ -92,7 +92,9 @@ pub fn acl_from_headers(
     let canned = headers.get("x-amz-acl").map(|v| v.to_str().unwrap_or_default().trim().to_string());
     let has_grants = GRANT_HEADERS.iter().any(|(h, _)| headers.contains_key(*h));
     match (canned, has_grants) {
-        (Some(_), true) => Err(ApiError::invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")),
+        (Some(_), true) => {
+            Err(ApiError::invalid_request("Specifying both Canned ACLs and Header Grants is not allowed"))
+        }
         (Some(name), false) => {
             let canned = CannedAcl::parse(&name).ok_or_else(|| {
                 ApiError::invalid_argument(format!("{name} is not a canned ACL"))
@@ -126,7 +128,8 @@ pub fn check_acl_allowed(
     acl: &Acl,
     for_new_bucket: bool,
 ) -> Result<(), ApiError> {
-    if attrs.object_ownership() == ObjectOwnership::BucketOwnerEnforced && !acl.is_owner_full_control_only(&attrs.owner_id)
+    if attrs.object_ownership() == ObjectOwnership::BucketOwnerEnforced
+        && !acl.is_owner_full_control_only(&attrs.owner_id)
     {
         return Err(if for_new_bucket {
             ApiError::new(
@@ -291,7 +294,8 @@ fn bucket_of<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAccess, ApiErr
 
 pub async fn handle_get_bucket_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let bucket = bucket_of(ctx)?;
-    let acl = if bucket.attrs.acls_enabled() { bucket.attrs.effective_acl() } else { bucket.attrs.effective_object_acl() };
+    let acl =
+        if bucket.attrs.acls_enabled() { bucket.attrs.effective_acl() } else { bucket.attrs.effective_object_acl() };
     Ok(response::xml(acl_xml(&acl)))
 }
 

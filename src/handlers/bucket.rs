@@ -146,7 +146,11 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
 
 /// The request's bucket as loaded (and authorized) before the handler.
 fn request_bucket<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAttrs, ApiError> {
-    ctx.access.bucket.as_ref().map(|b| &b.attrs).ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
+    ctx.access
+        .bucket
+        .as_ref()
+        .map(|b| &b.attrs)
+        .ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
 }
 
 pub async fn handle_head_bucket(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {

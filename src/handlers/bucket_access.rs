@@ -118,7 +118,8 @@ pub async fn handle_put_bucket_ownership_controls(
     let [rule] = doc.rules.as_slice() else { return Err(ApiError::malformed_xml()) };
     let ownership = ObjectOwnership::parse(rule.object_ownership.trim()).ok_or_else(ApiError::malformed_xml)?;
     update_bucket_attrs(ctx, |attrs| {
-        if ownership == ObjectOwnership::BucketOwnerEnforced && !attrs.effective_acl().is_owner_full_control_only(&attrs.owner_id)
+        if ownership == ObjectOwnership::BucketOwnerEnforced
+            && !attrs.effective_acl().is_owner_full_control_only(&attrs.owner_id)
         {
             // As AWS: disabling ACLs while the bucket ACL grants others access is refused.
             return Err(ApiError::new(
@@ -201,7 +202,10 @@ pub async fn handle_get_public_access_block(ctx: &RequestContext<'_>) -> Result<
     Ok(response::xml(public_access_block_xml(&block)))
 }
 
-pub async fn handle_put_public_access_block(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_public_access_block(
+    ctx: &RequestContext<'_>,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, MAX_CONFIG_BODY_BYTES).await?;
     let block = parse_public_access_block(&bytes)?;
     update_bucket_attrs(ctx, |attrs| {

@@ -32,7 +32,11 @@ fn invalid_tag(message: &str) -> ApiError {
 /// Checks a tag set against AWS's limits.
 pub fn validate_tags(tags: &Tags, max: usize) -> Result<(), ApiError> {
     if tags.len() > max {
-        let what = if max == MAX_OBJECT_TAGS { "Object tags cannot be greater than 10" } else { "Bucket tag count cannot be greater than 50" };
+        let what = if max == MAX_OBJECT_TAGS {
+            "Object tags cannot be greater than 10"
+        } else {
+            "Bucket tag count cannot be greater than 50"
+        };
         return Err(ApiError::new(S3ErrorCode::BadRequest, what));
     }
     for (i, (key, value)) in tags.iter().enumerate() {
@@ -63,9 +67,8 @@ pub fn parse_tagging_header(value: &str) -> Result<Tags, ApiError> {
     let mut tags = Tags::new();
     for pair in value.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned())
-        };
+        let decode =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
         let (k, v) = (decode(k).map_err(|_| invalid())?, decode(v).map_err(|_| invalid())?);
         if tags.iter().any(|(existing, _)| *existing == k) {
             return Err(invalid());
@@ -159,7 +162,8 @@ pub async fn handle_delete_object_tagging(ctx: &RequestContext<'_>) -> Result<Re
 pub async fn handle_get_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let bucket = ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))?;
     let tags = bucket.attrs.tags.as_ref().ok_or_else(|| {
-        ApiError::new(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist").with_extra("BucketName", bucket.name.clone())
+        ApiError::new(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist")
+            .with_extra("BucketName", bucket.name.clone())
     })?;
     Ok(response::xml(tagging_xml(tags)))
 }

@@ -362,7 +362,13 @@ impl Engine {
     /// data (ACL or tag changes), if they still equal `expected`: a
     /// compare-and-swap for read-modify-write updates. Returns whether they
     /// were replaced; the data, etag and modification time stay as they are.
-    pub async fn replace_object_attrs(&self, bucket: &str, key: &str, expected: Vec<u8>, attrs: Vec<u8>) -> Result<bool> {
+    pub async fn replace_object_attrs(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Vec<u8>,
+        attrs: Vec<u8>,
+    ) -> Result<bool> {
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {

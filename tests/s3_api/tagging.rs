@@ -7,8 +7,7 @@ use aws_sdk_s3::types::{Tag, Tagging, TaggingDirective};
 use crate::common::{expect_sdk_err, sdk_err, Ctx, Req};
 
 fn tagging(pairs: &[(&str, &str)]) -> Tagging {
-    let tags: Vec<Tag> =
-        pairs.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag")).collect();
+    let tags: Vec<Tag> = pairs.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag")).collect();
     Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging")
 }
 

@@ -208,12 +208,12 @@ async fn attribute_compare_and_swap() {
     assert!(e.replace_object_attrs("b", "k", before.attrs.clone(), b"new".to_vec()).await.expect("cas"));
     let after = e.head_object("b", "k").await.expect("head");
     assert_eq!(after.attrs, b"new");
-    assert_eq!((after.etag.as_str(), after.size_bytes, after.last_modified_ms), (before.etag.as_str(), before.size_bytes, before.last_modified_ms));
+    assert_eq!(
+        (after.etag.as_str(), after.size_bytes, after.last_modified_ms),
+        (before.etag.as_str(), before.size_bytes, before.last_modified_ms)
+    );
     assert_eq!(get(&e, "b", "k").await, data, "the data is untouched");
-    assert!(matches!(
-        e.replace_object_attrs("b", "missing", vec![], vec![]).await,
-        Err(EngineError::NoSuchKey { .. })
-    ));
+    assert!(matches!(e.replace_object_attrs("b", "missing", vec![], vec![]).await, Err(EngineError::NoSuchKey { .. })));
     // Still there after a restart, and nothing was orphaned or freed.
     e.shutdown().await.expect("shutdown");
     let e = c.open().await;

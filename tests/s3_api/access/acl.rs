@@ -149,8 +149,12 @@ async fn object_acls_grant_and_revoke_anonymous_reads() {
         .bucket(&ctx.bucket)
         .ownership_controls(
             OwnershipControls::builder()
-                .rules(OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerEnforced).build()
-                    .expect("rule"))
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                        .build()
+                        .expect("rule"),
+                )
                 .build()
                 .expect("controls"),
         )
@@ -165,7 +169,8 @@ async fn bucket_acl_xml_round_trip_and_errors() {
     let server = Server::start().await;
     let (s3, bucket) = object_writer_bucket(&server, "acl-bucket").await;
     s3.delete_public_access_block().bucket(&bucket).send().await.expect("allow public");
-    let owner = s3.get_bucket_acl().bucket(&bucket).send().await.expect("acl").owner().and_then(|o| o.id().map(str::to_string));
+    let owner =
+        s3.get_bucket_acl().bucket(&bucket).send().await.expect("acl").owner().and_then(|o| o.id().map(str::to_string));
     let owner = owner.expect("owner id");
     let body = format!(
         r#"<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>{owner}</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>{owner}</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"#
@@ -176,25 +181,46 @@ async fn bucket_acl_xml_round_trip_and_errors() {
     // AllUsers READ on the bucket: anyone may list it.
     Req::new(&server, "GET", &format!("/{bucket}?list-type=2")).send_anonymous().await.assert_status(200);
     // But not write to it.
-    Req::new(&server, "PUT", &format!("/{bucket}/x")).body(&b"x"[..]).send_anonymous().await.assert_error(403, "AccessDenied");
+    Req::new(&server, "PUT", &format!("/{bucket}/x"))
+        .body(&b"x"[..])
+        .send_anonymous()
+        .await
+        .assert_error(403, "AccessDenied");
 
     let bad_permission = body.replace("<Permission>READ</Permission>", "<Permission>EVERYTHING</Permission>");
-    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(bad_permission).send().await.assert_error(400, "MalformedACLError");
-    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body("<AccessControlPolicy>").send().await.assert_error(400, "MalformedACLError");
+    Req::new(&server, "PUT", &format!("/{bucket}?acl"))
+        .body(bad_permission)
+        .send()
+        .await
+        .assert_error(400, "MalformedACLError");
+    Req::new(&server, "PUT", &format!("/{bucket}?acl"))
+        .body("<AccessControlPolicy>")
+        .send()
+        .await
+        .assert_error(400, "MalformedACLError");
     let bad_id = body.replace(&format!("<ID>{owner}</ID></Grantee>"), "<ID>nobody</ID></Grantee>");
     Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(bad_id).send().await.assert_error(400, "InvalidArgument");
     let email = body.replace(
         &format!(r#"xsi:type="CanonicalUser"><ID>{owner}</ID>"#),
         r#"xsi:type="AmazonCustomerByEmail"><EmailAddress>someone@example.com</EmailAddress>"#,
     );
-    Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(email.clone()).send().await.assert_error(400, "UnresolvableGrantByEmailAddress");
+    Req::new(&server, "PUT", &format!("/{bucket}?acl"))
+        .body(email.clone())
+        .send()
+        .await
+        .assert_error(400, "UnresolvableGrantByEmailAddress");
     // An address on record (a user's `email` tag) resolves to its account's canonical id, as on AWS.
-    super::users::aws_iam(&server, &["create-user", "--user-name", "someone", "--tags", "Key=email,Value=someone@example.com"])
-        .expect("create-user with an email tag");
+    super::users::aws_iam(
+        &server,
+        &["create-user", "--user-name", "someone", "--tags", "Key=email,Value=someone@example.com"],
+    )
+    .expect("create-user with an email tag");
     Req::new(&server, "PUT", &format!("/{bucket}?acl")).body(email).send().await.assert_status(200);
     let acl = s3.get_bucket_acl().bucket(&bucket).send().await.expect("get acl");
     assert!(
-        acl.grants().iter().all(|g| g.grantee().and_then(|g| g.id()).is_some() || g.grantee().and_then(|g| g.uri()).is_some()),
+        acl.grants()
+            .iter()
+            .all(|g| g.grantee().and_then(|g| g.id()).is_some() || g.grantee().and_then(|g| g.uri()).is_some()),
         "the e-mail grant is stored as a canonical user: {:?}",
         acl.grants()
     );
@@ -215,5 +241,8 @@ async fn bucket_acl_xml_round_trip_and_errors() {
         .send()
         .await
         .assert_status(200);
-    Req::new(&server, "GET", &format!("/{bucket}?list-type=2")).send_anonymous().await.assert_error(403, "AccessDenied");
+    Req::new(&server, "GET", &format!("/{bucket}?list-type=2"))
+        .send_anonymous()
+        .await
+        .assert_error(403, "AccessDenied");
 }

@@ -11,7 +11,12 @@ async fn new_buckets_block_public_access_and_enforce_ownership() {
     let bpa = ctx.s3.get_public_access_block().bucket(&ctx.bucket).send().await.expect("get bpa");
     let conf = bpa.public_access_block_configuration().expect("configuration");
     assert_eq!(
-        (conf.block_public_acls(), conf.ignore_public_acls(), conf.block_public_policy(), conf.restrict_public_buckets()),
+        (
+            conf.block_public_acls(),
+            conf.ignore_public_acls(),
+            conf.block_public_policy(),
+            conf.restrict_public_buckets()
+        ),
         (Some(true), Some(true), Some(true), Some(true))
     );
     let own = ctx.s3.get_bucket_ownership_controls().bucket(&ctx.bucket).send().await.expect("ownership");
@@ -125,8 +130,16 @@ async fn conditions_on_the_request() {
         ctx.bucket
     );
     ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(&policy).send().await.expect("put policy");
-    Req::new(&ctx.server, "GET", &ctx.path("doc")).header("user-agent", "curl/8").send().await.assert_error(403, "AccessDenied");
-    Req::new(&ctx.server, "GET", &ctx.path("doc")).header("user-agent", "trusted-tool/1.0").send().await.assert_status(200);
+    Req::new(&ctx.server, "GET", &ctx.path("doc"))
+        .header("user-agent", "curl/8")
+        .send()
+        .await
+        .assert_error(403, "AccessDenied");
+    Req::new(&ctx.server, "GET", &ctx.path("doc"))
+        .header("user-agent", "trusted-tool/1.0")
+        .send()
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test]
@@ -137,11 +150,21 @@ async fn malformed_policies_are_refused_with_a_reason() {
         "not json".to_string(),
         "{}".to_string(),
         r#"{"Version":"2012-10-17","Statement":[]}"#.to_string(),
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other-bucket/*"}}]}}"#),
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#),
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#),
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"NoSuchOperator":{{"aws:SourceIp":"1.2.3.4"}}}}}}]}}"#),
-        format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"IpAddress":{{"aws:SourceIp":"300.1.2.3/8"}}}}}}]}}"#),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other-bucket/*"}}]}}"#
+        ),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+        ),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+        ),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"NoSuchOperator":{{"aws:SourceIp":"1.2.3.4"}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"IpAddress":{{"aws:SourceIp":"300.1.2.3/8"}}}}}}]}}"#
+        ),
     ];
     for policy in cases {
         let result = ctx.s3.put_bucket_policy().bucket(b).policy(&policy).send().await;
@@ -160,7 +183,13 @@ async fn account_level_public_access_block_through_the_admin_interface() {
     let ctx = Ctx::with_options("account-bpa", options(&[])).await;
     ctx.put("doc", b"d".to_vec()).await;
     allow_public(&ctx).await;
-    ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(public_read_policy(&ctx.bucket)).send().await.expect("policy");
+    ctx.s3
+        .put_bucket_policy()
+        .bucket(&ctx.bucket)
+        .policy(public_read_policy(&ctx.bucket))
+        .send()
+        .await
+        .expect("policy");
     anonymous_get(&ctx, "doc").await.assert_status(200);
 
     // The server-wide setting starts from the config file (all off here) and is set with `coffer admin`.
@@ -188,7 +217,11 @@ async fn account_level_public_access_block_through_the_admin_interface() {
         .header("host", ctx.server.admin_addr.to_string())
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
     req = req.header("content-type", "application/json");
-    let resp = crate::common::send(ctx.server.admin_addr, req.body(bytes::Bytes::from_static(b"{\"block_all\":true}")).expect("req")).await;
+    let resp = crate::common::send(
+        ctx.server.admin_addr,
+        req.body(bytes::Bytes::from_static(b"{\"block_all\":true}")).expect("req"),
+    )
+    .await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     let (code, _, out) = cli(&ctx.server, &["public-access-block", "delete"]);
     assert_eq!(code, 0, "{out}");

@@ -38,10 +38,7 @@ fn free_port() -> u16 {
 
 impl Nginx {
     async fn start(upstream: SocketAddr) -> Nginx {
-        assert!(
-            Path::new(NGINX).exists(),
-            "{NGINX} is missing: install Debian's nginx package (.ci/run does)"
-        );
+        assert!(Path::new(NGINX).exists(), "{NGINX} is missing: install Debian's nginx package (.ci/run does)");
         let dir = tempfile::Builder::new().prefix("coffer-nginx-").tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path().display();
@@ -121,7 +118,8 @@ fn source_ip_policy(bucket: &str) -> String {
 
 #[tokio::test]
 async fn source_ip_through_nginx_with_a_trusted_proxy() {
-    let options = ServerOptions { extra_args: vec!["--trusted-proxy".into(), "127.0.0.1".into()], ..Default::default() };
+    let options =
+        ServerOptions { extra_args: vec!["--trusted-proxy".into(), "127.0.0.1".into()], ..Default::default() };
     let ctx = Ctx::with_options("proxy-trusted", options).await;
     ctx.put("doc", b"d".to_vec()).await;
     // A policy pinned to one address is not public: Block Public Access (on) lets it in.

@@ -112,8 +112,15 @@ async fn a_user_policy_grants_one_prefix_only() {
 
     // Presigned URLs carry the signer's permissions.
     let presign = PresigningConfig::expires_in(Duration::from_secs(300)).expect("presign config");
-    let own = alice.get_object().bucket(&ctx.bucket).key("home/alice/notes.txt").presigned(presign.clone()).await.expect("presign");
-    let other = alice.get_object().bucket(&ctx.bucket).key("home/bob/secret").presigned(presign).await.expect("presign");
+    let own = alice
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key("home/alice/notes.txt")
+        .presigned(presign.clone())
+        .await
+        .expect("presign");
+    let other =
+        alice.get_object().bucket(&ctx.bucket).key("home/bob/secret").presigned(presign).await.expect("presign");
     let request = |p: &aws_sdk_s3::presigning::PresignedRequest| {
         let mut b = http::Request::builder().method("GET").uri(p.uri());
         for (k, v) in p.headers() {
