@@ -379,8 +379,17 @@ impl PolicyDocument {
     }
 
     /// The document exactly as it was given.
-    pub fn to_json(&self) -> String {
-        self.text.clone()
+    pub fn as_json(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether any condition names a key starting with `prefix` (ASCII
+    /// case-insensitive), e.g. `s3:ExistingObjectTag/`: lets the caller
+    /// gather costly condition values only when a policy needs them.
+    pub fn uses_condition_key_prefix(&self, prefix: &str) -> bool {
+        self.statements.iter().flat_map(|s| &s.conditions).any(|c| {
+            c.key.len() >= prefix.len() && c.key.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        })
     }
 
     /// Whether AWS would call this bucket policy public.
@@ -408,6 +417,13 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(doc.version, "2008-10-17");
+    }
+
+    #[test]
+    fn condition_key_prefixes() {
+        let doc = bucket(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*","Condition":{"StringEquals":{"S3:existingObjectTag/team":"blue"}}}]}"#).expect("valid");
+        assert!(doc.uses_condition_key_prefix("s3:ExistingObjectTag/"));
+        assert!(!doc.uses_condition_key_prefix("s3:RequestObjectTag/"));
     }
 
     #[test]

@@ -315,9 +315,9 @@ async fn object_acl_for(
 /// Whether any policy in play has a condition on `s3:ExistingObjectTag/…`
 /// (only then are the object's tags read before the decision).
 fn mentions_existing_tags(bucket: &BucketAccess, caller: &Caller) -> bool {
-    const KEY: &str = "existingobjecttag/";
-    let has = |text: &str| text.to_ascii_lowercase().contains(KEY);
-    bucket.attrs.policy.as_deref().is_some_and(has) || caller.policies.iter().any(|p| has(&p.to_json()))
+    const PREFIX: &str = "s3:ExistingObjectTag/";
+    bucket.policy.as_ref().is_some_and(|p| p.uses_condition_key_prefix(PREFIX))
+        || caller.policies.iter().any(|p| p.uses_condition_key_prefix(PREFIX))
 }
 
 /// Adds `s3:ExistingObjectTag/<key>` for each tag of the object, if it exists.
