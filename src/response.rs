@@ -19,6 +19,13 @@ pub fn full(data: impl Into<Bytes>) -> Body {
 }
 
 /// A 200 response with an XML document.
+/// An empty `204 No Content` response.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(empty());
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    response
+}
+
 pub fn xml(document: String) -> Response<Body> {
     let mut response = Response::new(full(document));
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));

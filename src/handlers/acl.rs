@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use policy::{Acl, CannedAcl, Grant, Grantee, ObjectOwnership, Permission};
 use serde::Deserialize;
 
+use super::attrs_update::{update_bucket_attrs, update_object_attrs};
 use super::{BucketAttrs, ObjectAttrs, RequestContext};
 use crate::access::BucketAccess;
 use crate::error::{ApiError, S3ErrorCode};
@@ -21,8 +22,6 @@ use crate::xml::{self, XmlWriter};
 
 /// Largest AccessControlPolicy document accepted.
 const MAX_ACL_BODY_BYTES: u64 = 64 * 1024;
-/// How often a read-modify-write of attributes is retried after a concurrent change.
-const UPDATE_ATTEMPTS: usize = 16;
 
 const GRANT_HEADERS: &[(&str, Permission)] = &[
     ("x-amz-grant-read", Permission::Read),
@@ -151,7 +150,7 @@ pub fn check_acl_allowed(
 /// owner is the bucket owner unless the bucket is ObjectWriter (or
 /// BucketOwnerPreferred without `bucket-owner-full-control`).
 pub fn object_acl_for_write(ctx: &RequestContext<'_>) -> Result<Option<Acl>, ApiError> {
-    let bucket = ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("object write without its bucket"))?;
+    let bucket = ctx.loaded_bucket()?;
     let attrs = &bucket.attrs;
     let bucket_owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
     let writer_id = ctx.access.caller.canonical_id().unwrap_or(attrs.owner_id.as_str()).to_string();
@@ -288,19 +287,15 @@ fn acl_xml(acl: &Acl) -> String {
 
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
-fn bucket_of<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAccess, ApiError> {
-    ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
-}
-
 pub async fn handle_get_bucket_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let acl =
         if bucket.attrs.acls_enabled() { bucket.attrs.effective_acl() } else { bucket.attrs.effective_object_acl() };
     Ok(response::xml(acl_xml(&acl)))
 }
 
 pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let attrs = &bucket.attrs;
     let owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
     let acl = requested_acl(ctx, body, owner, owner).await?;
@@ -318,7 +313,7 @@ pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
 }
 
 pub async fn handle_get_object_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
     let attrs = ObjectAttrs::decode(&info.attrs)?;
     let acl = match attrs.acl {
@@ -329,7 +324,7 @@ pub async fn handle_get_object_acl(ctx: &RequestContext<'_>) -> Result<Response<
 }
 
 pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let battrs = &bucket.attrs;
     let bucket_owner = (battrs.owner_id.as_str(), battrs.owner_display_name.as_str());
     let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
@@ -341,33 +336,6 @@ pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
     if !battrs.acls_enabled() {
         return Ok(Response::new(response::empty()));
     }
-    let mut expected = info.attrs;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut attrs = ObjectAttrs::decode(&expected)?;
-        attrs.acl = Some(acl.clone());
-        if ctx.state.engine.replace_object_attrs(ctx.bucket(), ctx.key(), expected.clone(), attrs.encode()).await? {
-            return Ok(Response::new(response::empty()));
-        }
-        expected = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
-    }
-    Err(ApiError::new(S3ErrorCode::SlowDown, "The object changed concurrently; please retry"))
-}
-
-/// Read-modify-write of the request's bucket attributes, retried when
-/// another request changed them in between (compare-and-swap in the engine).
-pub async fn update_bucket_attrs(
-    ctx: &RequestContext<'_>,
-    mut change: impl FnMut(&mut BucketAttrs) -> Result<(), ApiError>,
-) -> Result<BucketAttrs, ApiError> {
-    let name = ctx.bucket();
-    let mut current = ctx.state.engine.get_bucket(name).await?.attrs;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut attrs = BucketAttrs::decode(&current)?;
-        change(&mut attrs)?;
-        if ctx.state.engine.replace_bucket_attrs(name, Some(current.clone()), attrs.encode()).await? {
-            return Ok(attrs);
-        }
-        current = ctx.state.engine.get_bucket(name).await?.attrs;
-    }
-    Err(ApiError::new(S3ErrorCode::SlowDown, "The bucket configuration changed concurrently; please retry"))
+    update_object_attrs(ctx, |attrs| attrs.acl = Some(acl.clone())).await?;
+    Ok(Response::new(response::empty()))
 }

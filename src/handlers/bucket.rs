@@ -1,7 +1,7 @@
 //! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
 //! GetBucketLocation, GetBucketVersioning.
 
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 
 use super::attrs::BucketAttrs;
@@ -144,17 +144,8 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
     Ok(response)
 }
 
-/// The request's bucket as loaded (and authorized) before the handler.
-fn request_bucket<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAttrs, ApiError> {
-    ctx.access
-        .bucket
-        .as_ref()
-        .map(|b| &b.attrs)
-        .ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
-}
-
 pub async fn handle_head_bucket(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let attrs = request_bucket(ctx)?;
+    let attrs = &ctx.loaded_bucket()?.attrs;
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&attrs.region) {
         response.headers_mut().insert("x-amz-bucket-region", v);
@@ -164,13 +155,11 @@ pub async fn handle_head_bucket(ctx: &RequestContext<'_>) -> Result<Response<Bod
 
 pub async fn handle_delete_bucket(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     ctx.state.engine.delete_bucket(ctx.bucket()).await?;
-    let mut response = Response::new(response::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(response::no_content())
 }
 
 pub async fn handle_get_bucket_location(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let attrs = request_bucket(ctx)?;
+    let attrs = &ctx.loaded_bucket()?.attrs;
     let mut w = XmlWriter::new("LocationConstraint");
     if attrs.region != "us-east-1" {
         w.inner_text(&attrs.region);
@@ -181,7 +170,7 @@ pub async fn handle_get_bucket_location(ctx: &RequestContext<'_>) -> Result<Resp
 
 /// A bucket that never had versioning enabled answers with an empty configuration.
 pub async fn handle_get_bucket_versioning(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    request_bucket(ctx)?;
+    ctx.loaded_bucket()?;
     Ok(response::xml(XmlWriter::new("VersioningConfiguration").finish()))
 }
 

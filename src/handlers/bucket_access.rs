@@ -3,14 +3,13 @@
 //! (Get/Put/DeleteBucketOwnershipControls) and Block Public Access
 //! (Get/Put/DeletePublicAccessBlock).
 
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use policy::{ObjectOwnership, PolicyDocument, PublicAccessBlock};
 use serde::Deserialize;
 
-use super::acl::update_bucket_attrs;
+use super::attrs_update::update_bucket_attrs;
 use super::RequestContext;
-use crate::access::BucketAccess;
 use crate::error::{ApiError, S3ErrorCode};
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
@@ -20,22 +19,12 @@ const MAX_POLICY_BYTES: usize = 20 * 1024;
 /// Configuration documents are small; anything larger is refused while reading.
 const MAX_CONFIG_BODY_BYTES: u64 = 64 * 1024;
 
-fn bucket_of<'c>(ctx: &'c RequestContext<'_>) -> Result<&'c BucketAccess, ApiError> {
-    ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
-}
-
-fn no_content() -> Response<Body> {
-    let mut response = Response::new(response::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-}
-
 fn no_such_policy(bucket: &str) -> ApiError {
     ApiError::new(S3ErrorCode::NoSuchBucketPolicy, "The bucket policy does not exist").with_extra("BucketName", bucket)
 }
 
 pub async fn handle_get_bucket_policy(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let text = bucket.attrs.policy.clone().ok_or_else(|| no_such_policy(&bucket.name))?;
     let mut response = Response::new(response::full(text));
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -43,7 +32,7 @@ pub async fn handle_get_bucket_policy(ctx: &RequestContext<'_>) -> Result<Respon
 }
 
 pub async fn handle_put_bucket_policy(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let (bytes, _) = ctx.small_body(body, MAX_CONFIG_BODY_BYTES).await?;
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(ApiError::new(S3ErrorCode::MalformedPolicy, "Policies must be no more than 20 KB in size"));
@@ -62,7 +51,7 @@ pub async fn handle_put_bucket_policy(ctx: &RequestContext<'_>, body: Incoming) 
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }
 
 pub async fn handle_delete_bucket_policy(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
@@ -71,11 +60,11 @@ pub async fn handle_delete_bucket_policy(ctx: &RequestContext<'_>) -> Result<Res
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }
 
 pub async fn handle_get_bucket_policy_status(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let document = bucket.policy.as_ref().ok_or_else(|| no_such_policy(&bucket.name))?;
     let mut w = XmlWriter::new("PolicyStatus");
     w.text("IsPublic", if document.is_public() { "true" } else { "false" });
@@ -99,7 +88,7 @@ impl xml::RequestDocument for OwnershipControls {
 }
 
 pub async fn handle_get_bucket_ownership_controls(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let ownership = bucket.attrs.ownership.ok_or_else(|| {
         ApiError::new(S3ErrorCode::OwnershipControlsNotFoundError, "The bucket ownership controls were not found")
             .with_extra("BucketName", bucket.name.clone())
@@ -140,7 +129,7 @@ pub async fn handle_delete_bucket_ownership_controls(ctx: &RequestContext<'_>) -
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,7 +180,7 @@ pub fn parse_public_access_block(bytes: &[u8]) -> Result<PublicAccessBlock, ApiE
 }
 
 pub async fn handle_get_public_access_block(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = bucket_of(ctx)?;
+    let bucket = ctx.loaded_bucket()?;
     let block = bucket.attrs.public_access_block.ok_or_else(|| {
         ApiError::new(
             S3ErrorCode::NoSuchPublicAccessBlockConfiguration,
@@ -222,5 +211,5 @@ pub async fn handle_delete_public_access_block(ctx: &RequestContext<'_>) -> Resu
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }

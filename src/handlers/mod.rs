@@ -2,6 +2,7 @@
 
 mod acl;
 mod attrs;
+mod attrs_update;
 mod bucket;
 mod bucket_access;
 mod conditions;
@@ -48,6 +49,11 @@ impl RequestContext<'_> {
 
     pub fn key(&self) -> &str {
         self.route.key.as_deref().unwrap_or_default()
+    }
+
+    /// The request's bucket as loaded (and authorized) before the handler ran.
+    pub fn loaded_bucket(&self) -> Result<&crate::access::BucketAccess, ApiError> {
+        self.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

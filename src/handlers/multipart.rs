@@ -405,9 +405,7 @@ fn error_document(err: ApiError, bucket: &str, key: &str) -> String {
 
 pub async fn handle_abort_multipart_upload(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     ctx.state.engine.abort_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
-    let mut response = Response::new(response::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(response::no_content())
 }
 
 pub async fn handle_list_parts(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {

@@ -253,7 +253,5 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
 pub async fn handle_delete_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     check_key(ctx.key())?;
     ctx.state.engine.delete_object(ctx.bucket(), ctx.key()).await?;
-    let mut response = Response::new(response::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(response::no_content())
 }

@@ -6,11 +6,11 @@
 //! 1 to 128 characters and values of at most 256, no duplicate keys, no key
 //! starting with `aws:`.
 
-use http::{Response, StatusCode};
+use http::Response;
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use super::acl::update_bucket_attrs;
+use super::attrs_update::{update_bucket_attrs, update_object_attrs};
 use super::{ObjectAttrs, RequestContext};
 use crate::error::{ApiError, S3ErrorCode};
 use crate::response::{self, Body};
@@ -21,7 +21,6 @@ pub const MAX_BUCKET_TAGS: usize = 50;
 const MAX_KEY_CHARS: usize = 128;
 const MAX_VALUE_CHARS: usize = 256;
 const MAX_TAGGING_BODY_BYTES: u64 = 64 * 1024;
-const UPDATE_ATTEMPTS: usize = 16;
 
 pub type Tags = Vec<(String, String)>;
 
@@ -121,27 +120,6 @@ fn tagging_xml(tags: &Tags) -> String {
     w.finish()
 }
 
-fn no_content() -> Response<Body> {
-    let mut response = Response::new(response::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-}
-
-/// Replaces an object's tags without touching its data.
-async fn set_object_tags(ctx: &RequestContext<'_>, tags: Tags) -> Result<(), ApiError> {
-    let engine = &ctx.state.engine;
-    let mut expected = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut attrs = ObjectAttrs::decode(&expected)?;
-        attrs.tags = tags.clone();
-        if engine.replace_object_attrs(ctx.bucket(), ctx.key(), expected, attrs.encode()).await? {
-            return Ok(());
-        }
-        expected = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
-    }
-    Err(ApiError::new(S3ErrorCode::SlowDown, "The object changed concurrently; please retry"))
-}
-
 pub async fn handle_get_object_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
     let attrs = ObjectAttrs::decode(&info.attrs)?;
@@ -150,17 +128,17 @@ pub async fn handle_get_object_tagging(ctx: &RequestContext<'_>) -> Result<Respo
 
 pub async fn handle_put_object_tagging(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let tags = tags_from_body(ctx, body, MAX_OBJECT_TAGS).await?;
-    set_object_tags(ctx, tags).await?;
+    update_object_attrs(ctx, |attrs| attrs.tags = tags.clone()).await?;
     Ok(Response::new(response::empty()))
 }
 
 pub async fn handle_delete_object_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    set_object_tags(ctx, Tags::new()).await?;
-    Ok(no_content())
+    update_object_attrs(ctx, |attrs| attrs.tags.clear()).await?;
+    Ok(response::no_content())
 }
 
 pub async fn handle_get_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let bucket = ctx.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))?;
+    let bucket = ctx.loaded_bucket()?;
     let tags = bucket.attrs.tags.as_ref().ok_or_else(|| {
         ApiError::new(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist")
             .with_extra("BucketName", bucket.name.clone())
@@ -175,7 +153,7 @@ pub async fn handle_put_bucket_tagging(ctx: &RequestContext<'_>, body: Incoming)
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }
 
 pub async fn handle_delete_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
@@ -184,7 +162,7 @@ pub async fn handle_delete_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Re
         Ok(())
     })
     .await?;
-    Ok(no_content())
+    Ok(response::no_content())
 }
 
 #[cfg(test)]

@@ -1,0 +1,51 @@
+//! Read-modify-write of bucket and object attributes (policies, ACLs,
+//! ownership, tags) without rewriting data: read, change, and replace only
+//! if nothing changed in between (compare-and-swap in the engine), retried a
+//! bounded number of times when another request won the race.
+
+use super::{BucketAttrs, ObjectAttrs, RequestContext};
+use crate::error::{ApiError, S3ErrorCode};
+
+/// How often an update is retried after a concurrent change.
+const UPDATE_ATTEMPTS: usize = 16;
+
+fn contended(what: &str) -> ApiError {
+    ApiError::new(S3ErrorCode::SlowDown, format!("The {what} changed concurrently; please retry"))
+}
+
+/// Changes the request's bucket attributes; returns them as stored.
+pub async fn update_bucket_attrs(
+    ctx: &RequestContext<'_>,
+    mut change: impl FnMut(&mut BucketAttrs) -> Result<(), ApiError>,
+) -> Result<BucketAttrs, ApiError> {
+    let name = ctx.bucket();
+    let mut current = ctx.state.engine.get_bucket(name).await?.attrs;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut attrs = BucketAttrs::decode(&current)?;
+        change(&mut attrs)?;
+        if ctx.state.engine.replace_bucket_attrs(name, Some(current.clone()), attrs.encode()).await? {
+            return Ok(attrs);
+        }
+        current = ctx.state.engine.get_bucket(name).await?.attrs;
+    }
+    Err(contended("bucket configuration"))
+}
+
+/// Changes the attributes of the request's object; the data, ETag and
+/// modification time stay as they are.
+pub async fn update_object_attrs(
+    ctx: &RequestContext<'_>,
+    mut change: impl FnMut(&mut ObjectAttrs),
+) -> Result<(), ApiError> {
+    let engine = &ctx.state.engine;
+    let mut current = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut attrs = ObjectAttrs::decode(&current)?;
+        change(&mut attrs);
+        if engine.replace_object_attrs(ctx.bucket(), ctx.key(), current, attrs.encode()).await? {
+            return Ok(());
+        }
+        current = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
+    }
+    Err(contended("object"))
+}
