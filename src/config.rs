@@ -71,6 +71,18 @@ pub struct ServerArgs {
     /// Read rate limit of heal passes started by the admin API, bytes per second (0 = unlimited). Default 0
     #[arg(long, env = "COFFER_HEAL_BYTES_PER_SEC")]
     pub heal_bytes_per_sec: Option<u64>,
+    /// Keyring file (SSE-S3 master key, SSE-KMS keys), outside the zone directories. Default <data-dir>/keyring.json
+    #[arg(long, env = "COFFER_KEYRING_FILE")]
+    pub keyring_file: Option<PathBuf>,
+    /// Encryption of objects that ask for none in buckets without a default: none or sse-s3. Default none
+    #[arg(long, env = "COFFER_DEFAULT_ENCRYPTION")]
+    pub default_encryption: Option<String>,
+    /// Accept SSE-C keys over plain HTTP (local testing only; AWS refuses them)
+    #[arg(long, env = "COFFER_ALLOW_SSE_C_OVER_HTTP")]
+    pub allow_sse_c_over_http: bool,
+    /// SSE-S3 master key as base64 of 32 bytes, instead of the keyring's (environment only)
+    #[arg(long, env = "COFFER_SSE_MASTER_KEY", hide = true, hide_env_values = true)]
+    pub sse_master_key: Option<String>,
     /// Test-only: scrub interval in milliseconds, overriding scrub_interval_secs.
     #[arg(long, hide = true)]
     pub test_scrub_interval_ms: Option<u64>,
@@ -100,6 +112,10 @@ impl Default for ServerArgs {
             scrub_interval_secs: None,
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
+            keyring_file: None,
+            default_encryption: None,
+            allow_sse_c_over_http: false,
+            sse_master_key: None,
             test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
             root_access_key: None,
@@ -126,6 +142,9 @@ struct FileConfig {
     scrub_interval_secs: Option<u64>,
     scrub_bytes_per_sec: Option<u64>,
     heal_bytes_per_sec: Option<u64>,
+    keyring_file: Option<PathBuf>,
+    default_encryption: Option<String>,
+    allow_sse_c_over_http: Option<bool>,
 }
 
 /// `[account_public_access_block]`: the server-wide (account-level) Block
@@ -173,6 +192,14 @@ pub struct Config {
     pub scrub_bytes_per_sec: Option<u64>,
     /// Admin heal read rate limit (bytes/s); `None` = unlimited.
     pub heal_bytes_per_sec: Option<u64>,
+    /// The keyring (master key versions, KMS keys); never inside a zone directory.
+    pub keyring_file: PathBuf,
+    /// Objects that ask for no encryption, in buckets without a default, get SSE-S3.
+    pub default_encryption_sse_s3: bool,
+    /// SSE-C over plain HTTP (from a client, not through a trusted TLS proxy) is accepted.
+    pub allow_sse_c_over_http: bool,
+    /// A master key from the environment, used instead of the keyring's versions.
+    pub sse_master_key: Option<SecretString>,
 }
 
 /// Parses a trusted proxy: an address (`127.0.0.1`, `::1`) or a CIDR range.
@@ -233,8 +260,32 @@ impl Config {
         let trusted_proxies =
             proxies.iter().filter(|p| !p.trim().is_empty()).map(|p| parse_proxy(p)).collect::<Result<Vec<_>, _>>()?;
         let account_bpa = file.account_public_access_block.unwrap_or_default();
+        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data"));
+        let keyring_file =
+            args.keyring_file.clone().or(file.keyring_file).unwrap_or_else(|| data_dir.join("keyring.json"));
+        if ["az1", "az2", "az3"].iter().any(|z| keyring_file.starts_with(data_dir.join(z))) {
+            return Err(ConfigError::Invalid {
+                field: "keyring_file",
+                message: "must be outside the zone directories (whoever holds the disks must not hold the keys)".into(),
+            });
+        }
+        let default_encryption_sse_s3 =
+            match args.default_encryption.clone().or(file.default_encryption).as_deref().map(str::trim) {
+                None | Some("none") => false,
+                Some("sse-s3") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        field: "default_encryption",
+                        message: format!("{other:?}: expected \"none\" or \"sse-s3\""),
+                    })
+                }
+            };
         let config = Config {
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data")),
+            keyring_file,
+            default_encryption_sse_s3,
+            allow_sse_c_over_http: args.allow_sse_c_over_http || file.allow_sse_c_over_http.unwrap_or(false),
+            sse_master_key: args.sse_master_key.clone().map(SecretString),
+            data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000))),
             admin_listen: args
                 .admin_listen

@@ -70,6 +70,9 @@ pub enum S3ErrorCode {
     InvalidTag,
     NoSuchTagSet,
     BadRequest,
+    KmsNotFound,
+    KmsDisabled,
+    ServerSideEncryptionConfigurationNotFoundError,
 }
 
 impl S3ErrorCode {
@@ -135,6 +138,9 @@ impl S3ErrorCode {
             InvalidTag => S::BAD_REQUEST,
             NoSuchTagSet => S::NOT_FOUND,
             BadRequest => S::BAD_REQUEST,
+            KmsNotFound => S::BAD_REQUEST,
+            KmsDisabled => S::BAD_REQUEST,
+            ServerSideEncryptionConfigurationNotFoundError => S::NOT_FOUND,
         }
     }
 
@@ -199,6 +205,9 @@ impl S3ErrorCode {
             InvalidTag => "InvalidTag",
             NoSuchTagSet => "NoSuchTagSet",
             BadRequest => "BadRequest",
+            KmsNotFound => "KMS.NotFoundException",
+            KmsDisabled => "KMS.DisabledException",
+            ServerSideEncryptionConfigurationNotFoundError => "ServerSideEncryptionConfigurationNotFoundError",
         }
     }
 }

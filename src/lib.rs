@@ -31,4 +31,5 @@ pub mod ops;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod sse;
 pub mod xml;

@@ -261,7 +261,7 @@ pub fn disk_space(dir: &Path) -> Option<(u64, u64)> {
     Some((s.f_blocks.saturating_mul(s.f_frsize), s.f_bavail.saturating_mul(s.f_frsize)))
 }
 
-fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut text = value.to_string();
     text.push('\n');
     let mut response = Response::new(response::full(text));
@@ -270,7 +270,7 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
     response
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     json_response(status, &serde_json::json!({ "error": code, "message": message }))
 }
 
@@ -385,7 +385,7 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
         (Method::GET, "/admin/v1/scrub/status") => {
             json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }
-        _ => error(StatusCode::NOT_FOUND, "NotFound", "no such admin endpoint"),
+        _ => crate::sse::admin::serve(&state, req).await,
     }
 }
 

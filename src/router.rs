@@ -53,6 +53,9 @@ pub enum Endpoint {
     GetBucketTagging,
     PutBucketTagging,
     DeleteBucketTagging,
+    GetBucketEncryption,
+    PutBucketEncryption,
+    DeleteBucketEncryption,
     /// A known S3 operation Coffer does not implement yet (answered with NotImplemented).
     Unsupported(&'static str),
 }
@@ -102,6 +105,9 @@ impl Endpoint {
             Endpoint::GetBucketTagging => "GetBucketTagging",
             Endpoint::PutBucketTagging => "PutBucketTagging",
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
+            Endpoint::GetBucketEncryption => "GetBucketEncryption",
+            Endpoint::PutBucketEncryption => "PutBucketEncryption",
+            Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
             Endpoint::Unsupported(name) => name,
         }
     }
@@ -122,7 +128,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("accelerate", "BucketAccelerateConfiguration"),
     ("analytics", "BucketAnalyticsConfiguration"),
     ("cors", "BucketCors"),
-    ("encryption", "BucketEncryption"),
     ("intelligent-tiering", "BucketIntelligentTieringConfiguration"),
     ("inventory", "BucketInventoryConfiguration"),
     ("lifecycle", "BucketLifecycleConfiguration"),
@@ -273,7 +278,7 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
 /// The access-control sub-resources of a bucket: policy, ACL, ownership, Block Public Access.
 fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option<Result<Endpoint, ApiError>> {
     use Endpoint::*;
-    let table: [(&str, [Option<Endpoint>; 3]); 6] = [
+    let table: [(&str, [Option<Endpoint>; 3]); 7] = [
         // sub-resource, [GET, PUT, DELETE]
         ("policy", [Some(GetBucketPolicy), Some(PutBucketPolicy), Some(DeleteBucketPolicy)]),
         ("policyStatus", [Some(GetBucketPolicyStatus), None, None]),
@@ -284,6 +289,7 @@ fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option
         ),
         ("publicAccessBlock", [Some(GetPublicAccessBlock), Some(PutPublicAccessBlock), Some(DeletePublicAccessBlock)]),
         ("tagging", [Some(GetBucketTagging), Some(PutBucketTagging), Some(DeleteBucketTagging)]),
+        ("encryption", [Some(GetBucketEncryption), Some(PutBucketEncryption), Some(DeleteBucketEncryption)]),
     ];
     let (_, by_method) = table.iter().find(|(name, _)| has(query, name))?;
     let endpoint = match *method {
@@ -394,6 +400,9 @@ mod tests {
             (Method::GET, "/b?tagging", GetBucketTagging),
             (Method::PUT, "/b?tagging", PutBucketTagging),
             (Method::DELETE, "/b?tagging", DeleteBucketTagging),
+            (Method::GET, "/b?encryption", GetBucketEncryption),
+            (Method::PUT, "/b?encryption", PutBucketEncryption),
+            (Method::DELETE, "/b?encryption", DeleteBucketEncryption),
             (Method::GET, "/b/k?tagging", GetObjectTagging),
             (Method::PUT, "/b/k?tagging", PutObjectTagging),
             (Method::DELETE, "/b/k?tagging", DeleteObjectTagging),

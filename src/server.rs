@@ -50,6 +50,8 @@ pub struct AppState {
     pub account_public_access_block: crate::access::AccountPublicAccessBlock,
     pub metrics: crate::metrics::Metrics,
     pub ops: crate::ops::Ops,
+    /// Server-side encryption: the keyring and the settings.
+    pub sse: crate::sse::Encryption,
     ready: AtomicBool,
 }
 
@@ -59,12 +61,14 @@ impl AppState {
         engine: Engine,
         identities: Identities,
         account_public_access_block: crate::access::AccountPublicAccessBlock,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let id = identities.account_canonical_id().to_string();
         let account_id = identities.account_id().to_string();
         let policies = Arc::new(crate::access::PolicyCache::default());
         let ops = crate::ops::Ops::new(&config.data_dir, config.scrub_interval);
-        AppState {
+        let sse = crate::sse::Encryption::load(&config, &account_id)?;
+        Ok(AppState {
+            sse,
             metrics: crate::metrics::Metrics::new(),
             ops,
             config,
@@ -75,7 +79,7 @@ impl AppState {
             policies,
             account_public_access_block,
             ready: AtomicBool::new(false),
-        }
+        })
     }
 
     /// The caller an (active) access key belongs to, with its parsed policies.
@@ -318,7 +322,7 @@ impl RunningServer {
         let admin_addr: SocketAddr = admin.local_addr()?;
         let account_bpa =
             crate::access::AccountPublicAccessBlock::load(&engine, config.account_public_access_block).await?;
-        let state = Arc::new(AppState::new(config, engine.clone(), identities, account_bpa));
+        let state = Arc::new(AppState::new(config, engine.clone(), identities, account_bpa)?);
         let (stop, rx) = tokio::sync::watch::channel(false);
         let tasks = vec![
             tokio::spawn(run_listener(s3, Listener::S3, state.clone(), rx.clone())),

@@ -56,6 +56,8 @@ pub fn primary_action(endpoint: Endpoint) -> Option<(&'static str, Target)> {
         DeleteObjectTagging => ("s3:DeleteObjectTagging", Object),
         GetBucketTagging => ("s3:GetBucketTagging", Bucket),
         PutBucketTagging | DeleteBucketTagging => ("s3:PutBucketTagging", Bucket),
+        GetBucketEncryption => ("s3:GetEncryptionConfiguration", Bucket),
+        PutBucketEncryption | DeleteBucketEncryption => ("s3:PutEncryptionConfiguration", Bucket),
         DeleteObjects | Unsupported(_) => return None,
     })
 }
@@ -148,6 +150,9 @@ mod tests {
             GetBucketTagging,
             PutBucketTagging,
             DeleteBucketTagging,
+            GetBucketEncryption,
+            PutBucketEncryption,
+            DeleteBucketEncryption,
         ];
         for endpoint in served {
             let (action, _) = primary_action(endpoint).expect("served operations are authorized");

@@ -2,13 +2,15 @@
 //! the network only, so it works the same against a local or a remote server:
 //! identities through the IAM query API on the S3 endpoint (`--endpoint`,
 //! root credentials), status, heal and scrub through the admin API
-//! (`--admin-endpoint`, bearer token from `COFFER_ADMIN_TOKEN`).
+//! (`--admin-endpoint`, bearer token from `COFFER_ADMIN_TOKEN`), and the
+//! encryption keyring (KMS keys, master key rotation) the same way.
 //!
 //! Adding a command family: a `clap::Subcommand` enum in its own module,
 //! flattened into [`AdminCommand`], and a branch in [`run`].
 
 pub mod client;
 pub mod iam;
+pub mod keys;
 pub mod ops;
 
 use std::path::PathBuf;
@@ -58,6 +60,8 @@ pub enum AdminCommand {
     Iam(iam::IamCommand),
     #[command(flatten)]
     Ops(ops::OpsCommand),
+    #[command(flatten)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(serde::Deserialize)]
@@ -118,6 +122,7 @@ pub fn run(args: AdminArgs) -> ExitCode {
     };
     match &args.command {
         AdminCommand::Ops(cmd) => runtime.block_on(ops::run(&args, cmd)),
+        AdminCommand::Keys(cmd) => runtime.block_on(keys::run(&args, cmd)),
         AdminCommand::Iam(cmd) => {
             let (access_key_id, secret) = match credentials(&args) {
                 Ok(c) => c,

@@ -37,6 +37,9 @@ pub struct BucketAttrs {
     /// The bucket's tags; `None`: no tag set (GetBucketTagging answers NoSuchTagSet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<(String, String)>>,
+    /// Default encryption of new objects (PutBucketEncryption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::sse::BucketDefault>,
 }
 
 impl BucketAttrs {
@@ -53,6 +56,7 @@ impl BucketAttrs {
             acl: None,
             public_access_block: Some(policy::PublicAccessBlock::all_on()),
             tags: None,
+            encryption: None,
         }
     }
 
@@ -116,6 +120,9 @@ pub struct ObjectAttrs {
     /// The object's tags (key, value), in the order they were given.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tags: Vec<(String, String)>,
+    /// How the stored data is encrypted; `None`: stored in plaintext.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sse: Option<crate::sse::SseRecord>,
 }
 
 /// Storage classes AWS accepts on PUT; Coffer stores them all the same way.
@@ -162,6 +169,7 @@ impl ObjectAttrs {
             checksum: None,
             acl: None,
             tags: Vec::new(),
+            sse: None,
         };
         if let Some(class) = header_str(headers, "x-amz-storage-class")? {
             if !STORAGE_CLASSES.contains(&class.as_str()) {

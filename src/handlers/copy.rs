@@ -8,10 +8,12 @@ use storage_engine::{CommitCondition, ObjectInfo};
 
 use super::attrs::ObjectAttrs;
 use super::conditions::{self, Precondition};
+use super::encryption::{open_stored, plan_write, PlainWriter};
 use super::object::md5_etag;
 use super::{check_key, RequestContext};
 use crate::error::{ApiError, S3ErrorCode};
 use crate::response::{self, Body};
+use crate::sse::request;
 use crate::xml::{iso8601_ms, XmlWriter};
 
 /// Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded.
@@ -64,15 +66,34 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         Some("REPLACE") => true,
         Some(_) => return Err(ApiError::invalid_argument("Unknown metadata directive.")),
     };
-    let (src_info, mut reader) = engine.read_object(&src_bucket, &src_key, None).await?;
+    let src_stored = engine.head_object(&src_bucket, &src_key).await?;
+    let src_attrs = ObjectAttrs::decode(&src_stored.attrs)?;
+    let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
+    let src_info = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
     check_copy_source_conditions(ctx, &src_info)?;
-    let src_attrs = ObjectAttrs::decode(&src_info.attrs)?;
     let same_object = src_bucket == ctx.bucket() && src_key == ctx.key();
     let storage_class_change = ctx.header("x-amz-storage-class").is_some();
-    if same_object && !replace && !storage_class_change {
+    let encryption_change =
+        ctx.header(request::SSE).is_some() || ctx.header(&format!("{}algorithm", request::CUSTOMER)).is_some();
+    if same_object && !replace && !storage_class_change && !encryption_change {
         return Err(ApiError::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
+    }
+    // The copy is encrypted as its own request (or the target bucket's default) says, never as the source.
+    let keys = plan_write(ctx)?;
+    let (read_info, mut reader) = crate::sse::read_plain(
+        engine,
+        &src_bucket,
+        &src_key,
+        &src_stored,
+        src_attrs.sse.as_ref(),
+        src_keys.as_ref(),
+        (0, src_info.size_bytes),
+    )
+    .await?;
+    if read_info.etag != src_stored.etag {
+        return Err(ApiError::new(S3ErrorCode::PreconditionFailed, "The copy source changed while it was being read"));
     }
     let mut attrs = if replace {
         ObjectAttrs::from_request_headers(&ctx.parts.headers)?
@@ -98,28 +119,29 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     let mut checksummer = checksum_alg.map(|alg| alg.hasher());
     let mut md5 = md5::Md5::new();
     let mut writer = engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(0)));
     while let Some(chunk) = reader.next().await {
         let chunk = chunk?;
         md5.update(&chunk);
         if let Some(c) = checksummer.as_mut() {
             c.update(&chunk);
         }
-        writer.write(chunk).await?;
+        plain.write(chunk).await?;
     }
-    if writer.bytes_written() != src_info.size_bytes {
-        return Err(ApiError::internal(format!(
-            "copy read {} bytes of a {}-byte source",
-            writer.bytes_written(),
-            src_info.size_bytes
-        )));
+    let copied = plain.finish().await?;
+    if copied != src_info.size_bytes {
+        return Err(ApiError::internal(format!("copy read {copied} bytes of a {}-byte source", src_info.size_bytes)));
     }
     attrs.checksum = match (checksum_alg, checksummer) {
         (Some(alg), Some(c)) => Some((alg, c.finalize_base64())),
         _ => None,
     };
     let digest: [u8; 16] = md5.finalize().as_slice().try_into().expect("invariant: MD5 is 16 bytes");
-    let etag = md5_etag(&digest);
+    let etag = keys.as_ref().map_or_else(|| md5_etag(&digest), |k| k.etag(&digest));
+    let guard = ctx.state.sse.commit_guard().await;
+    attrs.sse = keys.map(|k| ctx.state.sse.record(&k, ctx.bucket(), ctx.key(), &guard)).transpose()?;
     let info = writer.commit(etag, attrs.encode(), CommitCondition::None).await?;
+    drop(guard);
 
     let mut w = XmlWriter::new("CopyObjectResult");
     w.text("LastModified", &iso8601_ms(info.last_modified_ms));
@@ -131,6 +153,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     if let Ok(v) = HeaderValue::from_str(&info.etag) {
         response.headers_mut().insert(http::header::ETAG, v);
     }
+    ctx.state.sse.write_headers(attrs.sse.as_ref(), response.headers_mut(), true);
     Ok(response)
 }
 

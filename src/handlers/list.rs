@@ -120,7 +120,7 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
             w.text("ChecksumAlgorithm", alg.as_str());
             w.text("ChecksumType", attrs.checksum_type());
         }
-        w.text("Size", &object.size_bytes.to_string());
+        w.text("Size", &crate::sse::plain_size(object, attrs.sse.as_ref())?.to_string());
         if fetch_owner {
             w.open("Owner");
             w.text("ID", &owner.id);

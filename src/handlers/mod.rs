@@ -1,17 +1,18 @@
 //! S3 operation handlers, one `handle_<op>` each, grouped by concept.
 
 mod acl;
-mod attrs;
+pub(crate) mod attrs;
 mod attrs_update;
 mod bucket;
 mod bucket_access;
 mod conditions;
 mod copy;
 mod delete_objects;
+pub(crate) mod encryption;
 mod list;
-mod multipart;
+pub(crate) mod multipart;
 mod multipart_checksum;
-mod object;
+pub(crate) mod object;
 mod tagging;
 
 use std::time::Duration;
@@ -133,6 +134,9 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
         Endpoint::GetBucketTagging => tagging::handle_get_bucket_tagging(ctx).await,
         Endpoint::PutBucketTagging => tagging::handle_put_bucket_tagging(ctx, body).await,
         Endpoint::DeleteBucketTagging => tagging::handle_delete_bucket_tagging(ctx).await,
+        Endpoint::GetBucketEncryption => encryption::handle_get_bucket_encryption(ctx).await,
+        Endpoint::PutBucketEncryption => encryption::handle_put_bucket_encryption(ctx, body).await,
+        Endpoint::DeleteBucketEncryption => encryption::handle_delete_bucket_encryption(ctx).await,
         Endpoint::Unsupported(_) => Err(ApiError::not_implemented(ctx.route.endpoint.name())),
     }
 }

@@ -18,6 +18,7 @@ use storage_engine::{CommitCondition, PartInfo};
 
 use super::attrs::ObjectAttrs;
 use super::copy::{check_copy_source_conditions, copy_source};
+use super::encryption::{open_stored, plan_write, PlainWriter};
 use super::list::parse_max;
 use super::multipart_checksum::{self, ChecksumType};
 use super::object::md5_etag;
@@ -26,16 +27,18 @@ use crate::checksum::ChecksumAlgorithm;
 use crate::config::MAX_PUT_SIZE_BYTES;
 use crate::error::{ApiError, S3ErrorCode};
 use crate::response::{self, Body, BoxError};
+use crate::sse::request;
 use crate::xml::{self, iso8601_ms, XmlWriter};
 
 const ATTRS_VERSION: u8 = 1;
 const MAX_PART_NUMBER: u32 = 10_000;
 
-/// What an upload remembers from CreateMultipartUpload.
+/// What an upload remembers from CreateMultipartUpload (its encryption
+/// record included, in `object.sse`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct UploadAttrs {
+pub(crate) struct UploadAttrs {
     v: u8,
-    object: ObjectAttrs,
+    pub object: ObjectAttrs,
     #[serde(default)]
     checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
 }
@@ -49,8 +52,12 @@ struct PartAttrs {
 }
 
 impl UploadAttrs {
-    fn decode(bytes: &[u8]) -> Result<Self, ApiError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, ApiError> {
         serde_json::from_slice(bytes).map_err(ApiError::internal)
+    }
+
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(self).map_err(ApiError::internal)
     }
 }
 
@@ -80,9 +87,13 @@ pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<
     object.acl = super::acl::object_acl_for_write(ctx)?;
     let checksum =
         multipart_checksum::choose(ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type"))?;
+    let keys = plan_write(ctx)?;
+    let guard = ctx.state.sse.commit_guard().await;
+    object.sse = keys.map(|k| ctx.state.sse.record(&k, ctx.bucket(), ctx.key(), &guard)).transpose()?;
+    let sse = object.sse.clone();
     let attrs = UploadAttrs { v: ATTRS_VERSION, object, checksum };
-    let encoded = serde_json::to_vec(&attrs).map_err(ApiError::internal)?;
-    let upload = ctx.state.engine.create_upload(ctx.bucket(), ctx.key(), encoded).await?;
+    let upload = ctx.state.engine.create_upload(ctx.bucket(), ctx.key(), attrs.encode()?).await?;
+    drop(guard);
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.text("Bucket", ctx.bucket()).text("Key", ctx.key()).text("UploadId", &upload.upload_id);
     let mut response = response::xml(w.finish());
@@ -90,6 +101,7 @@ pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<
         response.headers_mut().insert("x-amz-checksum-algorithm", HeaderValue::from_static(alg.as_str()));
         response.headers_mut().insert("x-amz-checksum-type", HeaderValue::from_static(kind.as_str()));
     }
+    ctx.state.sse.write_headers(sse.as_ref(), response.headers_mut(), true);
     Ok(response)
 }
 
@@ -106,6 +118,8 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
     super::object::require_content_length(&ctx.parts.headers)?;
     let upload = ctx.state.engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
+    let upload_sse = upload_attrs.object.sse.as_ref();
+    let keys = open_stored(ctx, &upload_attrs.object, ctx.bucket(), ctx.key(), request::CUSTOMER)?;
     let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
     // A part of an upload with a checksum algorithm carries that checksum;
     // when the client sent none, the server computes it.
@@ -121,13 +135,15 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
         return Err(err);
     }
     let mut writer = ctx.state.engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;
+    let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(number)));
     while let Some(chunk) = stream.next().await {
-        writer.write(chunk?).await?;
+        plain.write(chunk?).await?;
     }
+    plain.finish().await?;
     let summary =
         stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
     let checksum = summary.checksum.clone();
-    let etag = md5_etag(&summary.md5);
+    let etag = keys.as_ref().map_or_else(|| md5_etag(&summary.md5), |k| k.etag(&summary.md5));
     let attrs = PartAttrs { v: ATTRS_VERSION, checksum: checksum.clone() };
     let encoded = serde_json::to_vec(&attrs).map_err(ApiError::internal)?;
     let part = writer.commit(etag, encoded).await?;
@@ -140,6 +156,7 @@ pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Res
             response.headers_mut().insert(alg.header_name(), v);
         }
     }
+    ctx.state.sse.write_headers(upload_sse, response.headers_mut(), false);
     Ok(response)
 }
 
@@ -171,37 +188,56 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     let engine = &ctx.state.engine;
     let upload = engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
+    let keys = open_stored(ctx, &upload_attrs.object, ctx.bucket(), ctx.key(), request::CUSTOMER)?;
     let (src_bucket, src_key) = copy_source(ctx)?;
-    let src = engine.head_object(&src_bucket, &src_key).await?;
+    let src_stored = engine.head_object(&src_bucket, &src_key).await?;
+    let src_attrs = ObjectAttrs::decode(&src_stored.attrs)?;
+    let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
+    let src = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
     check_copy_source_conditions(ctx, &src)?;
-    let range = copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?;
-    let (read_info, mut reader) = engine.read_object(&src_bucket, &src_key, range).await?;
+    let range =
+        copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?.unwrap_or((0, src.size_bytes));
+    let (read_info, mut reader) = crate::sse::read_plain(
+        engine,
+        &src_bucket,
+        &src_key,
+        &src_stored,
+        src_attrs.sse.as_ref(),
+        src_keys.as_ref(),
+        range,
+    )
+    .await?;
     if read_info.etag != src.etag {
         return Err(ApiError::new(S3ErrorCode::PreconditionFailed, "The copy source changed while it was being read"));
     }
     let mut hasher = upload_attrs.checksum.map(|(alg, _)| alg.hasher());
     let mut md5 = md5::Md5::new();
     let mut writer = engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;
+    let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(number)));
     while let Some(chunk) = reader.next().await {
         let chunk = chunk?;
         md5.update(&chunk);
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
-        writer.write(chunk).await?;
+        plain.write(chunk).await?;
     }
+    plain.finish().await?;
     let digest: [u8; 16] = md5.finalize().as_slice().try_into().expect("invariant: MD5 is 16 bytes");
     let checksum = hasher.map(|h| (h.algorithm(), h.finalize_base64()));
     let attrs = PartAttrs { v: ATTRS_VERSION, checksum: checksum.clone() };
     let encoded = serde_json::to_vec(&attrs).map_err(ApiError::internal)?;
-    let part = writer.commit(md5_etag(&digest), encoded).await?;
+    let etag = keys.as_ref().map_or_else(|| md5_etag(&digest), |k| k.etag(&digest));
+    let part = writer.commit(etag, encoded).await?;
     let mut w = XmlWriter::new("CopyPartResult");
     w.text("LastModified", &iso8601_ms(part.last_modified_ms));
     w.text("ETag", &part.etag);
     if let Some((alg, value)) = &checksum {
         w.text(&format!("Checksum{}", alg.as_str()), value);
     }
-    Ok(response::xml(w.finish()))
+    let mut response = response::xml(w.finish());
+    ctx.state.sse.write_headers(upload_attrs.object.sse.as_ref(), response.headers_mut(), false);
+    Ok(response)
 }
 
 /// Every part of an upload, in part-number order.
@@ -227,6 +263,15 @@ fn invalid_part(number: u32) -> ApiError {
     .with_extra("PartNumber", number.to_string())
 }
 
+/// The plaintext size of a stored part (parts of an encrypted upload are stored encrypted).
+fn part_plain_size(part: &PartInfo, encrypted: bool) -> Result<u64, ApiError> {
+    if !encrypted {
+        return Ok(part.size_bytes);
+    }
+    crate::sse::blocks::plain_size(part.size_bytes)
+        .ok_or_else(|| ApiError::internal(format!("part {} has an impossible encrypted size", part.part_number)))
+}
+
 fn normalize_etag(etag: &str) -> String {
     format!("\"{}\"", etag.trim().trim_matches('"'))
 }
@@ -236,8 +281,12 @@ pub async fn handle_complete_multipart_upload(
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
     let engine = ctx.state.engine.clone();
+    // Held until the commit: a master key rotation then re-wraps either the
+    // upload (before this reads it) or the object (after it is committed).
+    let guard = ctx.state.sse.commit_guard().await;
     let upload = engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
+    let encrypted = upload_attrs.object.sse.is_some();
     // 10,000 parts of about 200 bytes of XML each.
     let (bytes, _) = ctx.small_body(body, 4 * 1024 * 1024).await?;
     let request: xml::CompleteMultipartUpload = xml::parse(&bytes)?;
@@ -272,13 +321,14 @@ pub async fn handle_complete_multipart_upload(
         chosen.push(found);
     }
     let min_part = ctx.state.config.min_part_size_bytes;
-    for (i, part) in chosen.iter().enumerate() {
-        if i + 1 < chosen.len() && part.size_bytes < min_part {
+    let plain_sizes: Vec<u64> = chosen.iter().map(|p| part_plain_size(p, encrypted)).collect::<Result<_, _>>()?;
+    for (i, (part, &size)) in chosen.iter().zip(&plain_sizes).enumerate() {
+        if i + 1 < chosen.len() && size < min_part {
             return Err(ApiError::new(
                 S3ErrorCode::EntityTooSmall,
                 "Your proposed upload is smaller than the minimum allowed object size.",
             )
-            .with_extra("ProposedSize", part.size_bytes.to_string())
+            .with_extra("ProposedSize", size.to_string())
             .with_extra("MinSizeAllowed", min_part.to_string())
             .with_extra("PartNumber", part.part_number.to_string()));
         }
@@ -294,7 +344,7 @@ pub async fn handle_complete_multipart_upload(
     let mut checksum_type = None;
     if let Some((alg, kind)) = upload_attrs.checksum {
         let mut values = Vec::with_capacity(chosen.len());
-        for (part, requested) in chosen.iter().zip(&request.parts) {
+        for ((part, requested), &size) in chosen.iter().zip(&request.parts).zip(&plain_sizes) {
             let attrs = PartAttrs::decode(&part.attrs)?;
             let Some((part_alg, value)) = attrs.checksum else {
                 return Err(ApiError::invalid_request(format!(
@@ -311,26 +361,35 @@ pub async fn handle_complete_multipart_upload(
                     return Err(invalid_part(part.part_number));
                 }
             }
-            values.push((value, part.size_bytes));
+            values.push((value, size));
         }
         object_attrs.checksum = Some((alg, multipart_checksum::combine(alg, kind, &values)?));
         checksum_type = Some(kind);
     }
     let parts: Vec<(u32, String)> = chosen.iter().map(|p| (p.part_number, p.etag.clone())).collect();
+    if let Some(rec) = &upload_attrs.object.sse {
+        let mut rec = ctx.state.sse.rewrap(rec, ctx.bucket(), ctx.key(), &guard)?;
+        let numbers: Vec<u32> = parts.iter().map(|(n, _)| *n).collect();
+        let consecutive = numbers.iter().enumerate().all(|(i, &n)| n as usize == i + 1);
+        rec.part_numbers = if consecutive { Vec::new() } else { numbers };
+        object_attrs.sse = Some(rec);
+    }
 
     // The response starts at once and sends whitespace while the commit runs,
     // so that clients completing thousands of parts do not time out.
     let (bucket, key, id) = (ctx.bucket().to_string(), ctx.key().to_string(), upload_id(ctx).to_string());
     let encoded = object_attrs.encode();
-    let task =
-        tokio::spawn(
-            async move { engine.complete_upload(&bucket, &key, &id, &parts, min_part, etag, encoded, cond).await },
-        );
+    let task = tokio::spawn(async move {
+        let done = engine.complete_upload(&bucket, &key, &id, &parts, min_part, etag, encoded, cond).await;
+        drop(guard);
+        done
+    });
     let (bucket, key) = (ctx.bucket().to_string(), ctx.key().to_string());
     let checksum = object_attrs.checksum.clone();
     let body = completion_body(task, bucket, key, checksum, checksum_type);
     let mut response = Response::new(body);
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    ctx.state.sse.write_headers(object_attrs.sse.as_ref(), response.headers_mut(), true);
     *response.status_mut() = StatusCode::OK;
     Ok(response)
 }
@@ -442,7 +501,7 @@ pub async fn handle_list_parts(ctx: &RequestContext<'_>) -> Result<Response<Body
         w.text("PartNumber", &part.part_number.to_string());
         w.text("LastModified", &iso8601_ms(part.last_modified_ms));
         w.text("ETag", &part.etag);
-        w.text("Size", &part.size_bytes.to_string());
+        w.text("Size", &part_plain_size(part, upload_attrs.object.sse.is_some())?.to_string());
         if let Some((alg, value)) = &attrs.checksum {
             w.text(&format!("Checksum{}", alg.as_str()), value);
         }

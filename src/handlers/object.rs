@@ -8,6 +8,7 @@ use storage_engine::{CommitCondition, ObjectInfo};
 
 use super::attrs::ObjectAttrs;
 use super::conditions::{self, Precondition};
+use super::encryption::{self, PlainWriter};
 use super::{check_key, RequestContext};
 use crate::body::BodySummary;
 use crate::config::MAX_PUT_SIZE_BYTES;
@@ -80,6 +81,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     require_content_length(&ctx.parts.headers)?;
     let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
     attrs.acl = super::acl::object_acl_for_write(ctx)?;
+    let keys = encryption::plan_write(ctx)?;
     let cond = put_condition(ctx)?;
     precheck_condition(ctx, &cond).await?;
     // Opening the writer checks that the bucket exists, before any data is read.
@@ -89,14 +91,19 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
         return Err(err);
     }
     let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(0)));
     while let Some(chunk) = stream.next().await {
-        writer.write(chunk?).await?;
+        plain.write(chunk?).await?;
     }
+    plain.finish().await?;
     let summary =
         stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
     attrs.checksum = summary.checksum.clone();
-    let etag = md5_etag(&summary.md5);
+    let etag = keys.as_ref().map_or_else(|| md5_etag(&summary.md5), |k| k.etag(&summary.md5));
+    let guard = ctx.state.sse.commit_guard().await;
+    attrs.sse = keys.map(|k| ctx.state.sse.record(&k, ctx.bucket(), ctx.key(), &guard)).transpose()?;
     let info = writer.commit(etag.clone(), attrs.encode(), cond).await?;
+    drop(guard);
 
     let mut response = Response::new(response::empty());
     let headers = response.headers_mut();
@@ -104,6 +111,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
         headers.insert(http::header::ETAG, v);
     }
     checksum_header(headers, &summary);
+    ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, true);
     Ok(response)
 }
 
@@ -175,7 +183,11 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     if part_number.is_some() && ctx.header("range").is_some() {
         return Err(ApiError::invalid_request("Cannot specify both Range header and partNumber query parameter"));
     }
-    let info = engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let stored = engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let attrs = ObjectAttrs::decode(&stored.attrs)?;
+    // The keys are checked first: without them, not even a precondition is answered.
+    let keys = encryption::open_stored(ctx, &attrs, ctx.bucket(), ctx.key(), crate::sse::request::CUSTOMER)?;
+    let info = crate::sse::plain_view(&stored, attrs.sse.as_ref())?;
     match conditions::evaluate(
         conditions::header_getter(&ctx.parts.headers),
         conditions::READ_CONDITIONS,
@@ -207,10 +219,10 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
         Some(n) => Some(part_range(&info, n)?),
         None => conditions::parse_range(ctx.header("range"), info.size_bytes)?,
     };
-    let attrs = ObjectAttrs::decode(&info.attrs)?;
     let mut response = Response::new(response::empty());
     let headers = response.headers_mut();
     object_headers(headers, &info, &attrs);
+    ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, false);
     apply_response_overrides(ctx, headers)?;
     if part_number.is_some() {
         headers.insert("x-amz-mp-parts-count", HeaderValue::from(info.part_sizes.len().max(1)));
@@ -238,8 +250,17 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     if head || end == start {
         return Ok(Some(response));
     }
-    let (read_info, reader) = engine.read_object(ctx.bucket(), ctx.key(), Some((start, end))).await?;
-    if read_info.etag != info.etag || read_info.last_modified_ms != info.last_modified_ms {
+    let (read_info, reader) = crate::sse::read_plain(
+        engine,
+        ctx.bucket(),
+        ctx.key(),
+        &stored,
+        attrs.sse.as_ref(),
+        keys.as_ref(),
+        (start, end),
+    )
+    .await?;
+    if read_info.etag != stored.etag || read_info.last_modified_ms != stored.last_modified_ms {
         return Ok(None);
     }
     let frames = reader.map_ok(Frame::data).map_err(|e| -> BoxError {

@@ -91,6 +91,31 @@ impl Engine {
         .await
     }
 
+    /// Replaces an upload's attributes if they still equal `expected` (a
+    /// compare-and-swap, as `replace_object_attrs`). Returns whether they were replaced.
+    pub async fn replace_upload_attrs(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        expected: Vec<u8>,
+        attrs: Vec<u8>,
+    ) -> Result<bool> {
+        let inner = self.inner.clone();
+        let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        blocking(move || {
+            inner.commit(|db| {
+                let mut rec = get_upload_rec(db, &bucket, &key, &upload_id)?;
+                if rec.attrs != expected {
+                    return Ok((Vec::new(), false));
+                }
+                rec.attrs = attrs;
+                Ok((vec![Op::Put(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id), rec.encode())], true))
+            })
+        })
+        .await
+    }
+
     /// A writer for one part attempt. The upload is checked now and again at commit.
     pub async fn part_writer(&self, bucket: &str, key: &str, upload_id: &str, part_number: u32) -> Result<PartWriter> {
         self.get_upload(bucket, key, upload_id).await?;

@@ -38,6 +38,9 @@
 //!   disabled or deleted; identities survive restarts; secrets sealed at rest.
 //! - `lifecycle`: health endpoints, SIGTERM exit code, restart, losing an AZ
 //!   directory.
+//! - `sse`: server-side encryption (SSE-S3, SSE-KMS, SSE-C): every mode over
+//!   small, large, multipart, ranged and copied objects, key errors, bucket
+//!   default encryption, master key rotation, no plaintext at rest.
 //! - `ops`: admin API and CLI, metrics, SIGKILL crash loop, AZ loss and
 //!   heal, bitrot and the scrubber.
 
@@ -56,6 +59,7 @@ mod objects;
 mod ops;
 mod ranges;
 mod raw_auth;
+mod sse;
 mod streaming;
 mod tagging;
 mod vhost;

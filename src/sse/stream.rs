@@ -1,0 +1,346 @@
+//! Streaming encryption and decryption over the block format.
+//!
+//! [`Sealer`] turns plaintext pieces of any size into stored blocks as they
+//! arrive, holding back at most one block (the last block is only known at
+//! the end). [`Layout`] maps a plaintext range of an object (one stream, or
+//! one stream per part) to the whole blocks that hold it, and [`open_range`]
+//! decrypts those blocks from the engine's reader and trims them to the range.
+
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use storage_engine::EngineError;
+
+use super::blocks::{self, BlockCipher, BlockPlace, BLOCK_PLAIN, BLOCK_STORED};
+
+/// A stream of object bytes as the engine's reader yields them.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send>>;
+
+/// Encrypts one stream (an object or a part) piece by piece.
+pub struct Sealer {
+    cipher: BlockCipher,
+    object_id: [u8; 16],
+    part_number: u32,
+    index: u64,
+    pending: BytesMut,
+}
+
+impl Sealer {
+    pub fn new(data_key: &[u8; 32], object_id: [u8; 16], part_number: u32) -> Sealer {
+        Sealer {
+            cipher: BlockCipher::new(data_key),
+            object_id,
+            part_number,
+            index: 0,
+            pending: BytesMut::with_capacity(BLOCK_PLAIN as usize),
+        }
+    }
+
+    fn seal(&mut self, plain: &[u8], last: bool) -> Bytes {
+        let place = BlockPlace { object_id: self.object_id, part_number: self.part_number, index: self.index, last };
+        self.index += 1;
+        Bytes::from(self.cipher.seal(place, plain))
+    }
+
+    /// Adds plaintext; returns the blocks that are now complete (never the last one).
+    pub fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let block = BLOCK_PLAIN as usize;
+        while !data.is_empty() {
+            if self.pending.len() == block {
+                let full = self.pending.split();
+                out.push(self.seal(&full, false));
+            }
+            let take = (block - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        out
+    }
+
+    /// The last block, if the stream was not empty.
+    pub fn finish(mut self) -> Option<Bytes> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let rest = self.pending.split();
+        Some(self.seal(&rest, true))
+    }
+}
+
+/// One encrypted stream inside an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub part_number: u32,
+    pub plain_start: u64,
+    pub plain_len: u64,
+    pub stored_start: u64,
+    pub stored_len: u64,
+}
+
+impl Segment {
+    fn blocks(&self) -> u64 {
+        self.plain_len.div_ceil(BLOCK_PLAIN)
+    }
+}
+
+/// Where each stream of an encrypted object lies, in plaintext and in storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub segments: Vec<Segment>,
+}
+
+fn damaged(what: &str) -> EngineError {
+    EngineError::Corrupt { what: format!("encrypted object: {what}") }
+}
+
+impl Layout {
+    /// From the stored sizes of the object's streams and their part numbers
+    /// (`[0]` for a single-PUT object).
+    pub fn new(stored_sizes: &[u64], part_numbers: &[u32]) -> Result<Layout, EngineError> {
+        if stored_sizes.len() != part_numbers.len() {
+            return Err(damaged("part numbers do not match the parts"));
+        }
+        let mut segments = Vec::with_capacity(stored_sizes.len());
+        let (mut plain_start, mut stored_start) = (0, 0);
+        for (&stored_len, &part_number) in stored_sizes.iter().zip(part_numbers) {
+            let plain_len = blocks::plain_size(stored_len).ok_or_else(|| damaged("impossible stored size"))?;
+            segments.push(Segment { part_number, plain_start, plain_len, stored_start, stored_len });
+            plain_start += plain_len;
+            stored_start += stored_len;
+        }
+        Ok(Layout { segments })
+    }
+
+    pub fn plain_size(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.plain_start + s.plain_len)
+    }
+
+    pub fn plain_part_sizes(&self) -> Vec<u64> {
+        self.segments.iter().map(|s| s.plain_len).collect()
+    }
+
+    /// The stored byte range holding the whole blocks of plaintext `[start, end)`.
+    pub fn stored_range(&self, start: u64, end: u64) -> (u64, u64) {
+        let mut from = None;
+        let mut to = 0;
+        for s in &self.segments {
+            let (ps, pe) = (s.plain_start, s.plain_start + s.plain_len);
+            if pe <= start || ps >= end {
+                continue;
+            }
+            if from.is_none() {
+                from = Some(s.stored_start + (start.max(ps) - ps) / BLOCK_PLAIN * BLOCK_STORED);
+            }
+            let last_block = (end.min(pe) - 1 - ps) / BLOCK_PLAIN;
+            to = s.stored_start + ((last_block + 1) * BLOCK_STORED).min(s.stored_len);
+        }
+        (from.unwrap_or(0), to)
+    }
+}
+
+struct Opener {
+    inner: ByteStream,
+    cipher: BlockCipher,
+    object_id: [u8; 16],
+    segments: Vec<Segment>,
+    seg: usize,
+    block: u64,
+    buf: BytesMut,
+    start: u64,
+    end: u64,
+}
+
+impl Opener {
+    /// Where the next block starts in plaintext, and its stored length.
+    fn current(&self) -> Option<(Segment, u64)> {
+        let s = *self.segments.get(self.seg)?;
+        Some((s, BLOCK_STORED.min(s.stored_len - self.block * BLOCK_STORED)))
+    }
+
+    fn advance(&mut self) {
+        self.block += 1;
+        if let Some(s) = self.segments.get(self.seg) {
+            if self.block >= s.blocks() {
+                self.seg += 1;
+                self.block = 0;
+            }
+        }
+    }
+
+    /// Decrypts the next block once enough stored bytes are buffered.
+    fn next_block(&mut self) -> Option<Result<Bytes, EngineError>> {
+        // An empty part has no blocks.
+        while self.segments.get(self.seg).is_some_and(|s| s.blocks() == 0) {
+            self.seg += 1;
+            self.block = 0;
+        }
+        let (s, stored_len) = self.current()?;
+        if (self.buf.len() as u64) < stored_len {
+            return None;
+        }
+        let mut block = self.buf.split_to(stored_len as usize);
+        let place = BlockPlace {
+            object_id: self.object_id,
+            part_number: s.part_number,
+            index: self.block,
+            last: self.block + 1 == s.blocks(),
+        };
+        let block_start = s.plain_start + self.block * BLOCK_PLAIN;
+        self.advance();
+        let n = match self.cipher.open(place, &mut block) {
+            Ok(n) => n,
+            Err(_) => return Some(Err(damaged("a block failed authentication (damaged, moved or the wrong key)"))),
+        };
+        block.truncate(n);
+        let from = self.start.saturating_sub(block_start).min(n as u64) as usize;
+        let to = (self.end.saturating_sub(block_start)).min(n as u64) as usize;
+        Some(Ok(block.freeze().slice(from..to.max(from))))
+    }
+}
+
+/// Decrypts plaintext `[start, end)` from `inner`, a reader positioned at
+/// `layout.stored_range(start, end).0`.
+pub fn open_range(
+    inner: ByteStream,
+    data_key: &[u8; 32],
+    object_id: [u8; 16],
+    layout: &Layout,
+    start: u64,
+    end: u64,
+) -> ByteStream {
+    let (stored_from, _) = layout.stored_range(start, end);
+    let seg = layout
+        .segments
+        .iter()
+        .position(|s| stored_from >= s.stored_start && stored_from < s.stored_start + s.stored_len)
+        .unwrap_or(layout.segments.len());
+    let block = layout.segments.get(seg).map_or(0, |s| (stored_from - s.stored_start) / BLOCK_STORED);
+    let opener = Opener {
+        inner,
+        cipher: BlockCipher::new(data_key),
+        object_id,
+        segments: layout.segments.clone(),
+        seg,
+        block,
+        buf: BytesMut::new(),
+        start,
+        end,
+    };
+    let stream = futures::stream::unfold(Some(opener), |state| async move {
+        let mut o = state?;
+        loop {
+            if let Some(item) = o.next_block() {
+                let stop = item.is_err();
+                return Some((item, if stop { None } else { Some(o) }));
+            }
+            match o.inner.next().await {
+                Some(Ok(piece)) => o.buf.extend_from_slice(&piece),
+                Some(Err(e)) => return Some((Err(e), None)),
+                None if o.buf.is_empty() => return None,
+                None => return Some((Err(damaged("the stored data ends inside a block")), None)),
+            }
+        }
+    });
+    Box::pin(stream.filter(|item| futures::future::ready(!matches!(item, Ok(b) if b.is_empty()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seal_all(key: &[u8; 32], id: [u8; 16], part: u32, data: &[u8], piece: usize) -> Vec<u8> {
+        let mut s = Sealer::new(key, id, part);
+        let mut out = Vec::new();
+        for chunk in data.chunks(piece.max(1)) {
+            for b in s.push(chunk) {
+                out.extend_from_slice(&b);
+            }
+        }
+        if let Some(b) = s.finish() {
+            out.extend_from_slice(&b);
+        }
+        out
+    }
+
+    fn read(
+        stored: &[u8],
+        layout: &Layout,
+        key: &[u8; 32],
+        id: [u8; 16],
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, EngineError> {
+        let (from, to) = layout.stored_range(start, end);
+        let slice = Bytes::copy_from_slice(&stored[from as usize..to as usize]);
+        // Hand the reader odd-sized pieces, as the engine may.
+        let pieces: Vec<Result<Bytes, EngineError>> =
+            (0..slice.len()).step_by(7_777).map(|i| Ok(slice.slice(i..(i + 7_777).min(slice.len())))).collect();
+        let inner: ByteStream = Box::pin(futures::stream::iter(pieces));
+        futures::executor::block_on(async {
+            let mut s = open_range(inner, key, id, layout, start, end);
+            let mut out = Vec::new();
+            while let Some(b) = s.next().await {
+                out.extend_from_slice(&b?);
+            }
+            Ok(out)
+        })
+    }
+
+    #[test]
+    fn ranges_over_parts() {
+        let key = [3u8; 32];
+        let id = [4u8; 16];
+        let p1: Vec<u8> = (0..(3 * BLOCK_PLAIN as usize + 10)).map(|i| (i % 251) as u8).collect();
+        let p2: Vec<u8> = (0..(BLOCK_PLAIN as usize)).map(|i| (i % 13) as u8).collect();
+        let p3: Vec<u8> = vec![9u8; 5];
+        let mut stored = Vec::new();
+        let mut sizes = Vec::new();
+        for (n, p) in [(1u32, &p1), (2, &p2), (5, &p3)] {
+            let s = seal_all(&key, id, n, p, 10_000);
+            sizes.push(s.len() as u64);
+            stored.extend_from_slice(&s);
+        }
+        let layout = Layout::new(&sizes, &[1, 2, 5]).expect("layout");
+        let plain: Vec<u8> = [p1.clone(), p2.clone(), p3.clone()].concat();
+        assert_eq!(layout.plain_size(), plain.len() as u64);
+        let n = plain.len() as u64;
+        for (s, e) in [
+            (0, n),
+            (0, 1),
+            (n - 1, n),
+            (100, 200_000),
+            (BLOCK_PLAIN, BLOCK_PLAIN + 1),
+            (p1.len() as u64 - 3, p1.len() as u64 + 3),
+        ] {
+            assert_eq!(
+                read(&stored, &layout, &key, id, s, e).expect("read"),
+                plain[s as usize..e as usize],
+                "{s}..{e}"
+            );
+        }
+        // Wrong key, wrong object id, or parts presented in another order: rejected.
+        assert!(read(&stored, &layout, &[0u8; 32], id, 0, n).is_err());
+        assert!(read(&stored, &layout, &key, [0; 16], 0, 10).is_err());
+        let swapped = Layout::new(&sizes, &[2, 1, 5]).expect("layout");
+        assert!(read(&stored, &swapped, &key, id, 0, 10).is_err());
+        // Truncating the last full block of a stream is detected.
+        let single = seal_all(&key, id, 0, &p2, 1 << 20);
+        let cut = Layout::new(&[single.len() as u64], &[0]).expect("layout");
+        assert_eq!(read(&single, &cut, &key, id, 0, p2.len() as u64).expect("whole"), p2);
+        let two = seal_all(&key, id, 0, &[p2.clone(), p2.clone()].concat(), 1 << 20);
+        let first_only = Layout::new(&[BLOCK_STORED], &[0]).expect("layout");
+        assert!(read(&two[..BLOCK_STORED as usize], &first_only, &key, id, 0, 10).is_err());
+    }
+
+    #[test]
+    fn sealer_block_boundaries() {
+        let key = [1u8; 32];
+        for len in [0usize, 1, BLOCK_PLAIN as usize, BLOCK_PLAIN as usize + 1, 2 * BLOCK_PLAIN as usize] {
+            let data = vec![7u8; len];
+            let stored = seal_all(&key, [0; 16], 0, &data, 4096);
+            assert_eq!(stored.len() as u64, blocks::stored_size(len as u64), "{len}");
+        }
+    }
+}
