@@ -92,13 +92,18 @@ struct Args {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Ask for server-side encryption on PUT and multipart uploads: AES256 (SSE-S3) or aws:kms.
+    #[arg(long)]
+    sse: Option<String>,
     /// Tokio worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
 }
 
 fn config(args: &Args) -> Result<Config, String> {
-    let target = Arc::new(Target::new(&args.endpoint, &args.bucket, &args.region, &args.access_key, &args.secret_key)?);
+    let mut target = Target::new(&args.endpoint, &args.bucket, &args.region, &args.access_key, &args.secret_key)?;
+    target.sse = args.sse.clone();
+    let target = Arc::new(target);
     let (workload, name) = match args.op {
         OpArg::Put => (Workload::Single(Op::Put), "put".to_string()),
         OpArg::Get => (Workload::Single(Op::Get), "get".to_string()),

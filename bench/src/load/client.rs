@@ -44,6 +44,8 @@ pub struct Target {
     pub host: String,
     pub bucket: String,
     pub region: String,
+    /// `x-amz-server-side-encryption` sent on PUT and CreateMultipartUpload (`AES256`, `aws:kms`).
+    pub sse: Option<String>,
     identity: Identity,
 }
 
@@ -67,7 +69,7 @@ impl Target {
             .next()
             .ok_or_else(|| format!("{host} resolves to no address"))?;
         let identity = Credentials::new(access_key, secret_key, None, None, "coffer-load").into();
-        Ok(Target { addr, host, bucket: bucket.to_string(), region: region.to_string(), identity })
+        Ok(Target { addr, host, bucket: bucket.to_string(), region: region.to_string(), sse: None, identity })
     }
 }
 
@@ -97,6 +99,11 @@ pub struct Conn {
 impl Conn {
     pub fn new(target: Arc<Target>) -> Conn {
         Conn { target, sender: None }
+    }
+
+    /// Headers of requests that create object data (the encryption asked for).
+    pub fn write_headers(&self) -> Vec<(&'static str, String)> {
+        self.target.sse.iter().map(|v| ("x-amz-server-side-encryption", v.clone())).collect()
     }
 
     pub fn bucket(&self) -> &str {

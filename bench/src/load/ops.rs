@@ -30,7 +30,8 @@ pub async fn create_bucket(conn: &mut Conn) -> Result<(), String> {
 pub async fn put(conn: &mut Conn, key: &str, size: u64) -> Result<u64, String> {
     let path = object_path(conn, key);
     let body = pattern_body(PatternBody::new(key, 0, size));
-    let resp = conn.send(Method::PUT, &path, &[], body, Some(size)).await?;
+    let headers = conn.write_headers();
+    let resp = conn.send(Method::PUT, &path, &headers, body, Some(size)).await?;
     if resp.status() != StatusCode::OK {
         return Err(failure(resp).await);
     }
@@ -157,7 +158,8 @@ pub async fn list_keys(conn: &mut Conn, prefix: &str) -> Result<Vec<String>, Str
 /// of the key would, so GETs verify it the same way.
 pub async fn multipart_put(conn: &mut Conn, key: &str, size: u64, part_size: u64) -> Result<u64, String> {
     let path = object_path(conn, key);
-    let resp = conn.send(Method::POST, &format!("{path}?uploads"), &[], empty_body(), Some(0)).await?;
+    let headers = conn.write_headers();
+    let resp = conn.send(Method::POST, &format!("{path}?uploads"), &headers, empty_body(), Some(0)).await?;
     if resp.status() != StatusCode::OK {
         return Err(format!("create upload: {}", failure(resp).await));
     }
