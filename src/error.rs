@@ -72,6 +72,7 @@ pub enum S3ErrorCode {
     BadRequest,
     KmsNotFound,
     KmsDisabled,
+    NoSuchVersion,
     ServerSideEncryptionConfigurationNotFoundError,
 }
 
@@ -139,6 +140,7 @@ impl S3ErrorCode {
             NoSuchTagSet => S::NOT_FOUND,
             BadRequest => S::BAD_REQUEST,
             KmsNotFound => S::BAD_REQUEST,
+            NoSuchVersion => S::NOT_FOUND,
             KmsDisabled => S::BAD_REQUEST,
             ServerSideEncryptionConfigurationNotFoundError => S::NOT_FOUND,
         }
@@ -206,6 +208,7 @@ impl S3ErrorCode {
             NoSuchTagSet => "NoSuchTagSet",
             BadRequest => "BadRequest",
             KmsNotFound => "KMS.NotFoundException",
+            NoSuchVersion => "NoSuchVersion",
             KmsDisabled => "KMS.DisabledException",
             ServerSideEncryptionConfigurationNotFoundError => "ServerSideEncryptionConfigurationNotFoundError",
         }
@@ -225,11 +228,13 @@ pub struct ApiError {
     pub extra: Vec<(&'static str, String)>,
     /// The cause of an internal error; logged, never sent to the client.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Response headers of the error (`x-amz-delete-marker` on a read that found a delete marker).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
     pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), resource: None, extra: Vec::new(), source: None }
+        ApiError { code, message: message.into(), resource: None, extra: Vec::new(), source: None, headers: Vec::new() }
     }
 
     /// An internal error: the client sees a generic message, the cause is logged.
@@ -240,7 +245,13 @@ impl ApiError {
             resource: None,
             extra: Vec::new(),
             source: Some(source.into()),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -303,6 +314,11 @@ impl From<EngineError> for ApiError {
             EngineError::NoSuchKey { key, .. } => {
                 ApiError::new(C::NoSuchKey, "The specified key does not exist.").with_extra("Key", key)
             }
+            EngineError::NoSuchVersion { key, version_id, .. } => {
+                ApiError::new(C::NoSuchVersion, "The specified version does not exist.")
+                    .with_extra("Key", key)
+                    .with_extra("VersionId", version_id)
+            }
             EngineError::NoSuchUpload { upload_id } => ApiError::new(
                 C::NoSuchUpload,
                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
@@ -340,6 +356,7 @@ impl From<EngineError> for ApiError {
                 resource: None,
                 extra: Vec::new(),
                 source: Some(Box::new(e)),
+                headers: Vec::new(),
             },
             e @ (EngineError::Corrupt { .. } | EngineError::Io { .. } | EngineError::Metadata { .. }) => {
                 ApiError::internal(e)
@@ -350,6 +367,7 @@ impl From<EngineError> for ApiError {
                 resource: None,
                 extra: Vec::new(),
                 source: Some(Box::new(e)),
+                headers: Vec::new(),
             },
         }
     }

@@ -51,6 +51,11 @@ pub fn error_response(err: &ApiError, resource: &str, request_id: &str, head: bo
         r
     };
     *response.status_mut() = status;
+    for (name, value) in &err.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, v);
+        }
+    }
     response
 }
 

@@ -53,6 +53,8 @@ pub enum Endpoint {
     GetBucketTagging,
     PutBucketTagging,
     DeleteBucketTagging,
+    PutBucketVersioning,
+    ListObjectVersions,
     GetBucketEncryption,
     PutBucketEncryption,
     DeleteBucketEncryption,
@@ -105,6 +107,8 @@ impl Endpoint {
             Endpoint::GetBucketTagging => "GetBucketTagging",
             Endpoint::PutBucketTagging => "PutBucketTagging",
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
+            Endpoint::PutBucketVersioning => "PutBucketVersioning",
+            Endpoint::ListObjectVersions => "ListObjectVersions",
             Endpoint::GetBucketEncryption => "GetBucketEncryption",
             Endpoint::PutBucketEncryption => "PutBucketEncryption",
             Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
@@ -138,7 +142,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("object-lock", "ObjectLockConfiguration"),
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
-    ("versions", "ListObjectVersions"),
     ("website", "BucketWebsite"),
 ];
 
@@ -253,8 +256,14 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
     if *method == Method::GET && has(query, "versioning") {
         return Ok(Endpoint::GetBucketVersioning);
     }
-    if has(query, "versioning") {
-        return Ok(Endpoint::Unsupported("PutBucketVersioning"));
+    if *method == Method::PUT && has(query, "versioning") {
+        return Ok(Endpoint::PutBucketVersioning);
+    }
+    if *method == Method::GET && has(query, "versions") {
+        return Ok(Endpoint::ListObjectVersions);
+    }
+    if has(query, "versioning") || has(query, "versions") {
+        return Err(method_not_allowed());
     }
     if let Some(endpoint) = bucket_access_endpoint(method, query) {
         return endpoint;
@@ -368,6 +377,8 @@ mod tests {
             (Method::DELETE, "/b", DeleteBucket),
             (Method::GET, "/b?location", GetBucketLocation),
             (Method::GET, "/b?versioning", GetBucketVersioning),
+            (Method::PUT, "/b?versioning", PutBucketVersioning),
+            (Method::GET, "/b?versions", ListObjectVersions),
             (Method::GET, "/b", ListObjects),
             (Method::GET, "/b/", ListObjects),
             (Method::GET, "/b?list-type=2&prefix=a", ListObjectsV2),

@@ -56,10 +56,26 @@ pub fn primary_action(endpoint: Endpoint) -> Option<(&'static str, Target)> {
         DeleteObjectTagging => ("s3:DeleteObjectTagging", Object),
         GetBucketTagging => ("s3:GetBucketTagging", Bucket),
         PutBucketTagging | DeleteBucketTagging => ("s3:PutBucketTagging", Bucket),
+        PutBucketVersioning => ("s3:PutBucketVersioning", Bucket),
+        ListObjectVersions => ("s3:ListBucketVersions", Bucket),
         GetBucketEncryption => ("s3:GetEncryptionConfiguration", Bucket),
         PutBucketEncryption | DeleteBucketEncryption => ("s3:PutEncryptionConfiguration", Bucket),
         DeleteObjects | Unsupported(_) => return None,
     })
+}
+
+/// The action of an operation on one version of an object (`?versionId=`).
+pub fn for_version(action: &'static str) -> &'static str {
+    match action {
+        "s3:GetObject" => "s3:GetObjectVersion",
+        "s3:DeleteObject" => "s3:DeleteObjectVersion",
+        "s3:GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "s3:PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "s3:GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        other => other,
+    }
 }
 
 /// Request headers that set an ACL.
@@ -99,7 +115,10 @@ pub fn reads_copy_source(endpoint: Endpoint) -> bool {
 
 /// Actions whose decision may rest on the target object's own ACL.
 pub fn uses_object_acl(action: &str) -> bool {
-    matches!(action, "s3:GetObject" | "s3:GetObjectAcl" | "s3:PutObjectAcl")
+    matches!(
+        action,
+        "s3:GetObject" | "s3:GetObjectAcl" | "s3:PutObjectAcl" | "s3:GetObjectVersion" | "s3:GetObjectVersionAcl"
+    )
 }
 
 #[cfg(test)]
@@ -153,6 +172,8 @@ mod tests {
             GetBucketEncryption,
             PutBucketEncryption,
             DeleteBucketEncryption,
+            PutBucketVersioning,
+            ListObjectVersions,
         ];
         for endpoint in served {
             let (action, _) = primary_action(endpoint).expect("served operations are authorized");

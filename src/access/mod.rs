@@ -372,7 +372,11 @@ pub async fn authorize(
         account_public_access_block: state.account_public_access_block.get(),
     };
     let key = route.key.as_deref();
-    let mut checks: Vec<(&str, Target)> = actions::primary_action(endpoint).into_iter().collect();
+    let on_version = query.iter().any(|(n, _)| n == "versionId");
+    let mut checks: Vec<(&str, Target)> = actions::primary_action(endpoint)
+        .map(|(a, t)| (if on_version { actions::for_version(a) } else { a }, t))
+        .into_iter()
+        .collect();
     checks.extend(actions::extra_actions(endpoint, &parts.headers));
     for (action, target) in checks {
         let object_acl = match (&access.bucket, key, target) {
@@ -401,7 +405,8 @@ pub async fn authorize(
     }
     if actions::reads_copy_source(endpoint) {
         if let Some(source) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
-            let (src_bucket, src_key, _) = crate::handlers::parse_copy_source(source)?;
+            let (src_bucket, src_key, src_version) = crate::handlers::parse_copy_source(source)?;
+            let read = if src_version.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
             let same = access.bucket.as_ref().is_some_and(|b| b.name == src_bucket);
             let loaded;
             let src = if same {
@@ -411,8 +416,8 @@ pub async fn authorize(
                 Some(&loaded)
             };
             if let Some(src) = src {
-                let acl = object_acl_for(state, src, &src_key, "s3:GetObject").await?;
-                access.check("s3:GetObject", Target::Object, Some(src), Some(&src_key), acl.as_ref())?;
+                let acl = object_acl_for(state, src, &src_key, read).await?;
+                access.check(read, Target::Object, Some(src), Some(&src_key), acl.as_ref())?;
             }
         }
     }

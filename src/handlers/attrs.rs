@@ -37,6 +37,9 @@ pub struct BucketAttrs {
     /// The bucket's tags; `None`: no tag set (GetBucketTagging answers NoSuchTagSet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<(String, String)>>,
+    /// `Enabled` or `Suspended` once PutBucketVersioning was called; `None`: never versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
     /// Default encryption of new objects (PutBucketEncryption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::sse::BucketDefault>,
@@ -56,6 +59,7 @@ impl BucketAttrs {
             acl: None,
             public_access_block: Some(policy::PublicAccessBlock::all_on()),
             tags: None,
+            versioning: None,
             encryption: None,
         }
     }

@@ -169,11 +169,6 @@ pub async fn handle_get_bucket_location(ctx: &RequestContext<'_>) -> Result<Resp
 }
 
 /// A bucket that never had versioning enabled answers with an empty configuration.
-pub async fn handle_get_bucket_versioning(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    ctx.loaded_bucket()?;
-    Ok(response::xml(XmlWriter::new("VersioningConfiguration").finish()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

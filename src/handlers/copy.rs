@@ -32,13 +32,38 @@ pub fn parse_copy_source(value: &str) -> Result<(String, String, Option<String>)
     Ok((bucket.to_string(), key.to_string(), version))
 }
 
-/// The bucket and key named by `x-amz-copy-source` (only the `null` version exists).
-pub fn copy_source(ctx: &RequestContext<'_>) -> Result<(String, String), ApiError> {
+/// The object (or version) named by `x-amz-copy-source`, with its stored head.
+pub struct CopySource {
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+    pub stored: ObjectInfo,
+    pub attrs: ObjectAttrs,
+}
+
+/// Loads the copy source; a delete marker is not a source.
+pub async fn copy_source(ctx: &RequestContext<'_>) -> Result<CopySource, ApiError> {
     let (bucket, key, version) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
-    if version.as_deref().is_some_and(|v| v != "null") {
-        return Err(ApiError::invalid_argument("Invalid version id specified"));
-    }
-    Ok((bucket, key))
+    let engine = &ctx.state.engine;
+    let stored = match version.as_deref() {
+        Some(v) => {
+            let valid =
+                v == storage_engine::NULL_VERSION || (v.len() == 24 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !valid {
+                return Err(ApiError::invalid_argument("Invalid version id specified"));
+            }
+            let info = engine.head_version(&bucket, &key, v).await?;
+            if info.delete_marker {
+                return Err(ApiError::invalid_request(
+                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                ));
+            }
+            info
+        }
+        None => engine.head_object(&bucket, &key).await?,
+    };
+    let attrs = ObjectAttrs::decode(&stored.attrs)?;
+    Ok(CopySource { bucket, key, version, stored, attrs })
 }
 
 /// `x-amz-copy-source-if-*`: any failing condition is `PreconditionFailed`.
@@ -60,14 +85,14 @@ pub fn check_copy_source_conditions(ctx: &RequestContext<'_>, source: &ObjectInf
 pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     check_key(ctx.key())?;
     let engine = &ctx.state.engine;
-    let (src_bucket, src_key) = copy_source(ctx)?;
+    let source = copy_source(ctx).await?;
+    let (src_bucket, src_key) = (source.bucket.clone(), source.key.clone());
     let replace = match ctx.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
         Some(_) => return Err(ApiError::invalid_argument("Unknown metadata directive.")),
     };
-    let src_stored = engine.head_object(&src_bucket, &src_key).await?;
-    let src_attrs = ObjectAttrs::decode(&src_stored.attrs)?;
+    let (src_stored, src_attrs) = (source.stored, source.attrs);
     let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
     let src_info = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
     check_copy_source_conditions(ctx, &src_info)?;
@@ -84,8 +109,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     let keys = plan_write(ctx)?;
     let (read_info, mut reader) = crate::sse::read_plain(
         engine,
-        &src_bucket,
-        &src_key,
+        (&src_bucket, &src_key, source.version.as_deref()),
         &src_stored,
         src_attrs.sse.as_ref(),
         src_keys.as_ref(),
@@ -118,7 +142,8 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     let checksum_alg = src_attrs.checksum.as_ref().map(|(alg, _)| *alg);
     let mut checksummer = checksum_alg.map(|alg| alg.hasher());
     let mut md5 = md5::Md5::new();
-    let mut writer = engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    let mut writer =
+        engine.object_writer(ctx.bucket(), ctx.key()).await?.with_versioning(super::versioning::mode(ctx)?);
     let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(0)));
     while let Some(chunk) = reader.next().await {
         let chunk = chunk?;
@@ -154,6 +179,10 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         response.headers_mut().insert(http::header::ETAG, v);
     }
     ctx.state.sse.write_headers(attrs.sse.as_ref(), response.headers_mut(), true);
+    super::versioning::version_header(response.headers_mut(), &info);
+    if let Some(v) = src_stored.version_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert("x-amz-copy-source-version-id", v);
+    }
     Ok(response)
 }
 

@@ -37,21 +37,27 @@ pub async fn handle_delete_objects(ctx: &RequestContext<'_>, body: Incoming) -> 
     let quiet = request.quiet.unwrap_or(false);
     let mut w = XmlWriter::new("DeleteResult");
     for object in &request.objects {
+        let version = object.version_id.as_deref();
+        let action = if version.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
         let result = if object.key.is_empty() || object.key.len() > 1024 {
             Err(ApiError::new(crate::error::S3ErrorCode::InvalidArgument, "Invalid key"))
-        } else if !ctx.access.allows_object("s3:DeleteObject", &object.key) {
+        } else if !ctx.access.allows_object(action, &object.key) {
             Err(ApiError::access_denied())
-        } else if object.version_id.as_deref().is_some_and(|v| v != "null") {
-            Err(ApiError::new(crate::error::S3ErrorCode::NoSuchKey, "The specified version does not exist."))
         } else {
-            ctx.state.engine.delete_object(ctx.bucket(), &object.key).await.map(|_| ()).map_err(ApiError::from)
+            super::versioning::delete(ctx, &object.key, version).await
         };
         match result {
-            Ok(()) => {
+            Ok(deleted) => {
                 if !quiet {
                     w.open("Deleted");
                     w.text("Key", &object.key);
-                    w.opt_text("VersionId", object.version_id.as_deref());
+                    w.opt_text("VersionId", version);
+                    if deleted.delete_marker {
+                        w.text("DeleteMarker", "true");
+                        if version.is_none() {
+                            w.opt_text("DeleteMarkerVersionId", deleted.version_id.as_deref());
+                        }
+                    }
                     w.close();
                 }
             }

@@ -17,6 +17,11 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove
 pub const MAX_KEYS: usize = 1000;
 
 /// Parses `max-keys`-like parameters: a non-negative integer, capped.
+/// `encoding-type=url`: keys and prefixes percent-encoded as AWS does.
+pub fn url_encode(s: &str) -> String {
+    utf8_percent_encode(s, URL_ENCODE).to_string()
+}
+
 pub fn parse_max(value: Option<&str>, name: &str, default: usize) -> Result<usize, ApiError> {
     match value {
         None => Ok(default),
@@ -51,7 +56,7 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
     };
     let enc = |s: &str| -> String {
         if url {
-            utf8_percent_encode(s, URL_ENCODE).to_string()
+            url_encode(s)
         } else {
             s.to_string()
         }

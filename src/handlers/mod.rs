@@ -14,6 +14,7 @@ pub(crate) mod multipart;
 mod multipart_checksum;
 pub(crate) mod object;
 mod tagging;
+pub(crate) mod versioning;
 
 use std::time::Duration;
 
@@ -92,13 +93,25 @@ impl RequestContext<'_> {
 
 /// Calls the handler of the routed operation.
 pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    if matches!(
+        ctx.route.endpoint,
+        Endpoint::GetObjectAcl
+            | Endpoint::PutObjectAcl
+            | Endpoint::GetObjectTagging
+            | Endpoint::PutObjectTagging
+            | Endpoint::DeleteObjectTagging
+    ) {
+        versioning::current_version_only(ctx).await?;
+    }
     match ctx.route.endpoint {
         Endpoint::ListBuckets => bucket::handle_list_buckets(ctx).await,
         Endpoint::CreateBucket => bucket::handle_create_bucket(ctx, body).await,
         Endpoint::HeadBucket => bucket::handle_head_bucket(ctx).await,
         Endpoint::DeleteBucket => bucket::handle_delete_bucket(ctx).await,
         Endpoint::GetBucketLocation => bucket::handle_get_bucket_location(ctx).await,
-        Endpoint::GetBucketVersioning => bucket::handle_get_bucket_versioning(ctx).await,
+        Endpoint::GetBucketVersioning => versioning::handle_get_bucket_versioning(ctx).await,
+        Endpoint::PutBucketVersioning => versioning::handle_put_bucket_versioning(ctx, body).await,
+        Endpoint::ListObjectVersions => versioning::handle_list_object_versions(ctx).await,
         Endpoint::ListObjects => list::handle_list_objects(ctx, false).await,
         Endpoint::ListObjectsV2 => list::handle_list_objects(ctx, true).await,
         Endpoint::DeleteObjects => delete_objects::handle_delete_objects(ctx, body).await,

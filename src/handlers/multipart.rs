@@ -189,9 +189,9 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     let upload = engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
     let keys = open_stored(ctx, &upload_attrs.object, ctx.bucket(), ctx.key(), request::CUSTOMER)?;
-    let (src_bucket, src_key) = copy_source(ctx)?;
-    let src_stored = engine.head_object(&src_bucket, &src_key).await?;
-    let src_attrs = ObjectAttrs::decode(&src_stored.attrs)?;
+    let source = copy_source(ctx).await?;
+    let (src_bucket, src_key) = (source.bucket.clone(), source.key.clone());
+    let (src_stored, src_attrs) = (source.stored, source.attrs);
     let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
     let src = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
     check_copy_source_conditions(ctx, &src)?;
@@ -199,8 +199,7 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
         copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?.unwrap_or((0, src.size_bytes));
     let (read_info, mut reader) = crate::sse::read_plain(
         engine,
-        &src_bucket,
-        &src_key,
+        (&src_bucket, &src_key, source.version.as_deref()),
         &src_stored,
         src_attrs.sse.as_ref(),
         src_keys.as_ref(),
@@ -379,8 +378,14 @@ pub async fn handle_complete_multipart_upload(
     // so that clients completing thousands of parts do not time out.
     let (bucket, key, id) = (ctx.bucket().to_string(), ctx.key().to_string(), upload_id(ctx).to_string());
     let encoded = object_attrs.encode();
+    // The version is chosen now so that its id can go out with the response headers.
+    let versioning = super::versioning::mode(ctx)?;
+    let version = storage_engine::new_version(versioning, false);
+    let version_id = version.as_ref().map(|v| v.id.clone());
     let task = tokio::spawn(async move {
-        let done = engine.complete_upload(&bucket, &key, &id, &parts, min_part, etag, encoded, cond).await;
+        let done = engine
+            .complete_upload_versioned(&bucket, &key, &id, &parts, min_part, etag, encoded, cond, (versioning, version))
+            .await;
         drop(guard);
         done
     });
@@ -390,6 +395,9 @@ pub async fn handle_complete_multipart_upload(
     let mut response = Response::new(body);
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     ctx.state.sse.write_headers(object_attrs.sse.as_ref(), response.headers_mut(), true);
+    if let Some(v) = version_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert("x-amz-version-id", v);
+    }
     *response.status_mut() = StatusCode::OK;
     Ok(response)
 }

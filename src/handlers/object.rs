@@ -9,6 +9,7 @@ use storage_engine::{CommitCondition, ObjectInfo};
 use super::attrs::ObjectAttrs;
 use super::conditions::{self, Precondition};
 use super::encryption::{self, PlainWriter};
+use super::versioning;
 use super::{check_key, RequestContext};
 use crate::body::BodySummary;
 use crate::config::MAX_PUT_SIZE_BYTES;
@@ -90,7 +91,8 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
         super::discard(&mut stream).await;
         return Err(err);
     }
-    let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?;
+    let versioning = versioning::mode(ctx)?;
+    let mut writer = ctx.state.engine.object_writer(ctx.bucket(), ctx.key()).await?.with_versioning(versioning);
     let mut plain = PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(0)));
     while let Some(chunk) = stream.next().await {
         plain.write(chunk?).await?;
@@ -112,6 +114,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     }
     checksum_header(headers, &summary);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, true);
+    versioning::version_header(headers, &info);
     Ok(response)
 }
 
@@ -183,7 +186,22 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     if part_number.is_some() && ctx.header("range").is_some() {
         return Err(ApiError::invalid_request("Cannot specify both Range header and partNumber query parameter"));
     }
-    let stored = engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let version = versioning::requested_version(ctx)?;
+    let stored = match version {
+        Some(v) => engine.head_version(ctx.bucket(), ctx.key(), v).await?,
+        None => match engine.head_object(ctx.bucket(), ctx.key()).await {
+            Err(storage_engine::EngineError::NoSuchKey { bucket, key }) => {
+                return Err(match engine.current_delete_marker(&bucket, &key).await? {
+                    Some(marker) => versioning::delete_marker_error(&marker, false),
+                    None => storage_engine::EngineError::NoSuchKey { bucket, key }.into(),
+                })
+            }
+            other => other?,
+        },
+    };
+    if stored.delete_marker {
+        return Err(versioning::delete_marker_error(&stored, true));
+    }
     let attrs = ObjectAttrs::decode(&stored.attrs)?;
     // The keys are checked first: without them, not even a precondition is answered.
     let keys = encryption::open_stored(ctx, &attrs, ctx.bucket(), ctx.key(), crate::sse::request::CUSTOMER)?;
@@ -223,6 +241,11 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     let headers = response.headers_mut();
     object_headers(headers, &info, &attrs);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, false);
+    versioning::version_header(headers, &info);
+    if version.is_some() && !headers.contains_key("x-amz-version-id") {
+        // The null version of a bucket that never had versioning, asked for by id.
+        headers.insert("x-amz-version-id", HeaderValue::from_static("null"));
+    }
     apply_response_overrides(ctx, headers)?;
     if part_number.is_some() {
         headers.insert("x-amz-mp-parts-count", HeaderValue::from(info.part_sizes.len().max(1)));
@@ -252,8 +275,7 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     }
     let (read_info, reader) = crate::sse::read_plain(
         engine,
-        ctx.bucket(),
-        ctx.key(),
+        (ctx.bucket(), ctx.key(), version),
         &stored,
         attrs.sse.as_ref(),
         keys.as_ref(),
@@ -273,6 +295,14 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
 
 pub async fn handle_delete_object(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     check_key(ctx.key())?;
-    ctx.state.engine.delete_object(ctx.bucket(), ctx.key()).await?;
-    Ok(response::no_content())
+    let version = versioning::requested_version(ctx)?;
+    let deleted = versioning::delete(ctx, ctx.key(), version).await?;
+    let mut response = response::no_content();
+    if let Some(v) = deleted.version_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert("x-amz-version-id", v);
+    }
+    if deleted.delete_marker {
+        response.headers_mut().insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }

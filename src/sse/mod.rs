@@ -469,13 +469,12 @@ pub fn plain_view(info: &ObjectInfo, rec: Option<&SseRecord>) -> Result<ObjectIn
     Ok(view)
 }
 
-/// Reads plaintext `[start, end)` of an object whose stored head is `stored`
+/// Reads plaintext `[start, end)` of an object (or one version of it) whose stored head is `stored`
 /// (decrypting when `keys` is given). Returns the head the engine read, for
 /// the caller to compare with `stored`.
 pub async fn read_plain(
     engine: &Engine,
-    bucket: &str,
-    key: &str,
+    (bucket, key, version): (&str, &str, Option<&str>),
     stored: &ObjectInfo,
     rec: Option<&SseRecord>,
     keys: Option<&OpenKeys>,
@@ -485,11 +484,11 @@ pub async fn read_plain(
         (Some(rec), Some(keys)) => {
             let layout = layout(stored, rec)?;
             let range = layout.stored_range(start, end);
-            let (info, reader) = engine.read_object(bucket, key, Some(range)).await?;
+            let (info, reader) = engine.read_object_version(bucket, key, version, Some(range)).await?;
             Ok((info, stream::open_range(Box::pin(reader), &keys.data_key, keys.object_id, &layout, start, end)))
         }
         (None, _) => {
-            let (info, reader) = engine.read_object(bucket, key, Some((start, end))).await?;
+            let (info, reader) = engine.read_object_version(bucket, key, version, Some((start, end))).await?;
             Ok((info, Box::pin(reader)))
         }
         (Some(_), None) => Err(ApiError::internal("encrypted object read without its key")),

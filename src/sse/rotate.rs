@@ -1,5 +1,6 @@
 //! Master key rotation: a new master version for new writes, then one pass
-//! that re-wraps every SSE-S3 data key (objects and uploads in progress)
+//! that re-wraps every SSE-S3 data key (every version of every object, and
+//! uploads in progress)
 //! under it, without touching object data. When the pass leaves nothing
 //! wrapped by an older version, those versions are removed from the keyring.
 //!
@@ -9,7 +10,7 @@
 //! the pass will find it.
 
 use serde::Serialize;
-use storage_engine::{EngineError, ListRequest};
+use storage_engine::{EngineError, VersionListRequest};
 
 use super::Kek;
 use crate::error::ApiError;
@@ -42,25 +43,28 @@ pub async fn rotate_master(state: &AppState) -> Result<RotationReport, ApiError>
     let current = report.new_version;
     for bucket in engine.list_buckets().await? {
         let bucket = bucket.name;
-        let mut start_after = None;
+        // Every version of every key (the current ones included).
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
         loop {
-            let req = ListRequest {
+            let req = VersionListRequest {
                 prefix: String::new(),
                 delimiter: None,
-                start_after: start_after.clone(),
+                key_marker: key_marker.clone(),
+                version_id_marker: version_marker.clone(),
                 max_keys: 1000,
             };
-            let page = match engine.list_objects(&bucket, &req).await {
+            let page = match engine.list_versions(&bucket, &req).await {
                 Ok(p) => p,
                 Err(EngineError::NoSuchBucket { .. }) => break,
                 Err(e) => return Err(e.into()),
             };
-            for object in page.objects {
-                match rewrap_object(state, &bucket, &object.key, object.attrs, current).await {
+            for entry in page.entries.into_iter().filter(|e| !e.info.delete_marker) {
+                let (key, version) = (entry.info.key, entry.info.version_id);
+                match rewrap_object(state, &bucket, &key, version.as_deref(), entry.info.attrs, current).await {
                     Ok(true) => report.objects_rewrapped += 1,
                     Ok(false) => {}
                     Err(e) => {
-                        tracing::error!(bucket = %bucket, key = %object.key, error = %e, "re-wrapping a data key failed");
+                        tracing::error!(bucket = %bucket, key = %key, error = %e, "re-wrapping a data key failed");
                         report.failed += 1;
                     }
                 }
@@ -68,7 +72,8 @@ pub async fn rotate_master(state: &AppState) -> Result<RotationReport, ApiError>
             if !page.is_truncated {
                 break;
             }
-            start_after = page.next_marker;
+            key_marker = page.next_key_marker;
+            version_marker = page.next_version_id_marker;
         }
         let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
         loop {
@@ -109,6 +114,7 @@ async fn rewrap_object(
     state: &AppState,
     bucket: &str,
     key: &str,
+    version: Option<&str>,
     mut attrs: Vec<u8>,
     current: u32,
 ) -> Result<bool, ApiError> {
@@ -117,13 +123,25 @@ async fn rewrap_object(
         let Some(rec) = decoded.sse.as_ref().filter(|r| is_old(&r.kek, current)) else { return Ok(false) };
         let guard = state.sse.commit_guard().await;
         decoded.sse = Some(state.sse.rewrap(rec, bucket, key, &guard)?);
-        if state.engine.replace_object_attrs(bucket, key, attrs.clone(), decoded.encode()).await? {
-            return Ok(true);
+        let engine = &state.engine;
+        let replaced = match version {
+            Some(v) => engine.replace_version_attrs(bucket, key, v, attrs.clone(), decoded.encode()).await,
+            None => engine.replace_object_attrs(bucket, key, attrs.clone(), decoded.encode()).await,
+        };
+        match replaced {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(EngineError::NoSuchKey { .. } | EngineError::NoSuchVersion { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
         }
         // Changed meanwhile (an overwrite or a tag change): look again.
-        match state.engine.head_object(bucket, key).await {
+        let again = match version {
+            Some(v) => engine.head_version(bucket, key, v).await,
+            None => engine.head_object(bucket, key).await,
+        };
+        match again {
             Ok(info) => attrs = info.attrs,
-            Err(EngineError::NoSuchKey { .. }) => return Ok(false),
+            Err(EngineError::NoSuchKey { .. } | EngineError::NoSuchVersion { .. }) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
     }

@@ -305,7 +305,10 @@ impl Engine {
             inner.commit(|db| {
                 get_bucket_rec(db, &name)?;
                 let prefix = keys::bucket_prefix(&name);
-                if any_with_prefix(db, CF_OBJECTS, &prefix)? || any_with_prefix(db, CF_UPLOADS, &prefix)? {
+                if any_with_prefix(db, CF_OBJECTS, &prefix)?
+                    || any_with_prefix(db, CF_UPLOADS, &prefix)?
+                    || any_with_prefix(db, crate::keys::CF_VERSIONS, &prefix)?
+                {
                     return Err(EngineError::BucketNotEmpty { bucket: name.clone() });
                 }
                 Ok((vec![Op::Delete(CF_BUCKETS, keys::bucket_key(&name))], ()))
@@ -355,7 +358,19 @@ impl Engine {
         key: &str,
         range: Option<(u64, u64)>,
     ) -> Result<(ObjectInfo, crate::reader::ObjectReader)> {
-        crate::reader::open_reader(self.inner.clone(), bucket.to_string(), key.to_string(), range).await
+        crate::reader::open_reader(self.inner.clone(), bucket.to_string(), key.to_string(), None, range).await
+    }
+
+    /// As [`Engine::read_object`], of one version (`None`: the current one).
+    pub async fn read_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> Result<(ObjectInfo, crate::reader::ObjectReader)> {
+        let version = version_id.map(str::to_string);
+        crate::reader::open_reader(self.inner.clone(), bucket.to_string(), key.to_string(), version, range).await
     }
 
     /// Replaces the attributes of an existing object without touching its

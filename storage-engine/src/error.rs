@@ -8,6 +8,8 @@ pub enum EngineError {
     NoSuchBucket { bucket: String },
     #[error("no such key: {bucket}/{key}")]
     NoSuchKey { bucket: String, key: String },
+    #[error("no such version {version_id} of {bucket}/{key}")]
+    NoSuchVersion { bucket: String, key: String, version_id: String },
     #[error("no such multipart upload: {upload_id}")]
     NoSuchUpload { upload_id: String },
     #[error("bucket already exists: {bucket}")]

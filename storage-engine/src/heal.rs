@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{blocking, lock, require_object, ActiveGuard, Engine, Inner, PinGuard};
 use crate::error::{EngineError, Result};
-use crate::keys::{CF_INLINE, CF_OBJECTS, CF_PARTS, CF_REFS};
+use crate::keys::{CF_INLINE, CF_OBJECTS, CF_PARTS, CF_REFS, CF_VERSIONS};
 use crate::meta::{cf, db_err};
 use crate::reader::ShardFiles;
 use crate::records::{Chunk, ObjectRecord, PartRecord};
@@ -209,7 +209,7 @@ fn scan_batch(inner: &Inner, cf_name: &'static str, after: Option<Vec<u8>>) -> R
     }
     let mut out = Vec::new();
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        let chunks = if cf_name == CF_OBJECTS {
+        let chunks = if cf_name == CF_OBJECTS || cf_name == CF_VERSIONS {
             ObjectRecord::decode(v).map(|r| r.chunks)
         } else {
             PartRecord::decode(v).map(|r| vec![r.chunk])
@@ -264,7 +264,7 @@ impl Engine {
         let started = Instant::now();
         let mut bytes_total = 0u64;
         let mut report = HealReport::default();
-        for cf_name in [CF_OBJECTS, CF_PARTS] {
+        for cf_name in [CF_OBJECTS, CF_VERSIONS, CF_PARTS] {
             let mut after: Option<Vec<u8>> = None;
             loop {
                 if self.inner.shutting_down.load(Ordering::Acquire) {

@@ -33,10 +33,12 @@ pub const CF_SYS: &str = "sys";
 /// The server's system namespace (identities and other server state that is
 /// neither bucket nor object): `system_key(name)` → version byte + opaque value.
 pub const CF_SYSTEM: &str = "system";
+/// Older versions and delete markers: object key ‖ `!seq` (big-endian) → object record.
+pub const CF_VERSIONS: &str = "versions";
 
 /// Every column family the engine uses.
-pub const ALL_CFS: [&str; 9] =
-    [CF_BUCKETS, CF_OBJECTS, CF_UPLOADS, CF_PARTS, CF_INLINE, CF_REFS, CF_GC, CF_SYS, CF_SYSTEM];
+pub const ALL_CFS: [&str; 10] =
+    [CF_BUCKETS, CF_OBJECTS, CF_UPLOADS, CF_PARTS, CF_INLINE, CF_REFS, CF_GC, CF_SYS, CF_SYSTEM, CF_VERSIONS];
 
 /// Key in `CF_SYS` of the commit sequence number of a replica.
 pub const SYS_COMMIT_SEQ: &[u8] = b"commit_seq";

@@ -39,14 +39,17 @@ mod records;
 mod shard_file;
 mod system;
 mod types;
+mod versions;
 mod writer;
 mod zones;
 
 pub use engine::{Engine, EngineStats, ZoneStats};
 pub use error::*;
 pub use reader::ObjectReader;
+pub use records::VersionTag;
 pub use system::MAX_SYSTEM_KEY_BYTES;
 pub use types::*;
+pub use versions::{new_version, NULL_VERSION};
 pub use writer::{ObjectWriter, PartWriter};
 pub use zones::{InjectedFault, ZoneState};
 

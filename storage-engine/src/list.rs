@@ -13,7 +13,7 @@ use crate::records::ObjectRecord;
 use crate::types::{ListPage, ListRequest};
 
 /// The common prefix `key` rolls up into, if any.
-fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
+pub(crate) fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
     let d = delimiter.filter(|d| !d.is_empty())?;
     let rest = key.get(prefix.len()..)?;
     let at = rest.find(d)?;
@@ -21,7 +21,7 @@ fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Opt
 }
 
 /// Seek position after every key starting with `p` in `bucket`.
-fn skip_past(bucket: &str, p: &str) -> Vec<u8> {
+pub(crate) fn skip_past(bucket: &str, p: &str) -> Vec<u8> {
     keys::object_prefix_end(bucket, p)
 }
 

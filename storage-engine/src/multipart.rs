@@ -8,10 +8,10 @@
 
 use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, now_ms, Engine};
 use crate::error::{EngineError, Result};
-use crate::keys::{self, CF_OBJECTS, CF_PARTS, CF_UPLOADS};
+use crate::keys::{self, CF_PARTS, CF_UPLOADS};
 use crate::meta::{cf, db_err, Op};
 use crate::records::{ObjectRecord, PartRecord, UploadRecord};
-use crate::types::{CommitCondition, ObjectInfo, PartInfo, UploadInfo};
+use crate::types::{CommitCondition, ObjectInfo, PartInfo, UploadInfo, Versioning};
 use crate::writer::{check_condition, etag_eq, PartWriter};
 
 fn get_upload_rec(db: &rocksdb::DB, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord> {
@@ -235,6 +235,36 @@ impl Engine {
         attrs: Vec<u8>,
         cond: CommitCondition,
     ) -> Result<ObjectInfo> {
+        self.complete_upload_versioned(
+            bucket,
+            key,
+            upload_id,
+            parts,
+            min_part_size_bytes,
+            etag,
+            attrs,
+            cond,
+            (Versioning::Unversioned, None),
+        )
+        .await
+    }
+
+    /// CompleteMultipartUpload in a bucket with `version.0`; `version.1` is
+    /// the version the object becomes (from [`crate::new_version`]), chosen
+    /// by the caller so it can be announced before the commit ends.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_upload_versioned(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        min_part_size_bytes: u64,
+        etag: String,
+        attrs: Vec<u8>,
+        cond: CommitCondition,
+        version: (Versioning, Option<crate::records::VersionTag>),
+    ) -> Result<ObjectInfo> {
         let inner = self.inner.clone();
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let listed = parts.to_vec();
@@ -276,11 +306,6 @@ impl Engine {
                         free_chunk_ops(&r.chunk, &mut ops);
                     }
                 }
-                if let Some(old) = &current {
-                    for c in &old.chunks {
-                        free_chunk_ops(c, &mut ops);
-                    }
-                }
                 ops.push(Op::Delete(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id)));
                 let rec = ObjectRecord {
                     size_bytes: chosen.iter().map(|p| p.size_bytes).sum(),
@@ -289,8 +314,9 @@ impl Engine {
                     attrs,
                     part_sizes: chosen.iter().map(|p| p.size_bytes).collect(),
                     chunks: chosen.iter().map(|p| p.chunk).collect(),
+                    version: version.1.clone(),
                 };
-                ops.push(Op::Put(CF_OBJECTS, keys::object_key(&bucket, &key), rec.encode()));
+                crate::versions::place_new(db, &bucket, &key, current, &rec, version.0, &mut ops)?;
                 Ok((ops, rec.info(&bucket, &key)))
             })
         })

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::engine::{blocking, get_object_rec, lock, require_object, Inner, PinGuard};
+use crate::engine::{blocking, get_object_rec, lock, Inner, PinGuard};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
 use crate::keys::CF_INLINE;
@@ -128,13 +128,14 @@ pub(crate) async fn open_reader(
     inner: Arc<Inner>,
     bucket: String,
     key: String,
+    version_id: Option<String>,
     range: Option<(u64, u64)>,
 ) -> Result<(ObjectInfo, ObjectReader)> {
     let inner2 = inner.clone();
     let (info, chunks, start, end, pin) = blocking(move || {
         for _ in 0..16 {
             let db = inner2.meta.reader()?;
-            let rec = require_object(&db, &bucket, &key)?;
+            let rec = crate::versions::require_version(&db, &bucket, &key, version_id.as_deref())?;
             let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
             let pin = PinGuard::new(&inner2, ids);
             let (start, end) = match range {
@@ -170,7 +171,10 @@ pub(crate) async fn open_reader(
             }
             // Confirm, now that the data is pinned, that the object still refers to it.
             let db = inner2.meta.reader()?;
-            let again = get_object_rec(&db, &bucket, &key)?;
+            let again = match &version_id {
+                None => get_object_rec(&db, &bucket, &key)?,
+                Some(_) => crate::versions::require_version(&db, &bucket, &key, version_id.as_deref()).ok(),
+            };
             if !vanished && again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
                 return Ok((rec.info(&bucket, &key), planned, start, end, pin));
             }

@@ -77,6 +77,20 @@ pub struct ObjectRecord {
     pub attrs: Vec<u8>,
     pub part_sizes: Vec<u64>,
     pub chunks: Vec<Chunk>,
+    /// The version this record is; `None`: written while the bucket was
+    /// unversioned (the `null` version). Encoded after the chunks, so records
+    /// written before versioning existed decode unchanged.
+    pub version: Option<VersionTag>,
+}
+
+/// Identity of one version of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionTag {
+    /// Orders the versions of a key (larger is newer).
+    pub seq: u64,
+    /// The version id clients see (`null` for the null version).
+    pub id: String,
+    pub delete_marker: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +241,12 @@ impl ObjectRecord {
         for c in &self.chunks {
             e.chunk(c);
         }
+        if let Some(v) = &self.version {
+            e.u8(1);
+            e.u64(v.seq);
+            e.bytes(v.id.as_bytes());
+            e.u8(u8::from(v.delete_marker));
+        }
         e.0
     }
     pub fn decode(v: &[u8]) -> Result<Self> {
@@ -245,12 +265,23 @@ impl ObjectRecord {
         for _ in 0..n {
             chunks.push(d.chunk()?);
         }
+        let version = if d.0.is_empty() {
+            None
+        } else {
+            if d.u8()? != 1 {
+                return Err(corrupt("object version"));
+            }
+            let seq = d.u64()?;
+            let id = d.string()?;
+            let delete_marker = d.u8()? != 0;
+            Some(VersionTag { seq, id, delete_marker })
+        };
         d.end()?;
         let total: u64 = chunks.iter().map(|c| c.size_bytes).sum();
         if total != size_bytes {
             return Err(corrupt("object size does not match its chunks"));
         }
-        Ok(ObjectRecord { size_bytes, etag, last_modified_ms, attrs, part_sizes, chunks })
+        Ok(ObjectRecord { size_bytes, etag, last_modified_ms, attrs, part_sizes, chunks, version })
     }
     pub fn info(&self, bucket: &str, key: &str) -> crate::types::ObjectInfo {
         crate::types::ObjectInfo {
@@ -261,6 +292,8 @@ impl ObjectRecord {
             last_modified_ms: self.last_modified_ms,
             attrs: self.attrs.clone(),
             part_sizes: self.part_sizes.clone(),
+            version_id: self.version.as_ref().map(|v| v.id.clone()),
+            delete_marker: self.version.as_ref().is_some_and(|v| v.delete_marker),
         }
     }
 }
@@ -367,9 +400,16 @@ mod tests {
                     layout: ChunkLayout::Erasure { data_shards: 4, parity_shards: 2, stripe_size_bytes: 1024 },
                 },
             ],
+            version: None,
         };
         let v = r.encode();
-        assert_eq!(ObjectRecord::decode(&v).ok(), Some(r));
+        assert_eq!(ObjectRecord::decode(&v).ok(), Some(r.clone()));
+        // A versioned record round-trips; an unversioned one decodes as before versioning existed.
+        let versioned =
+            ObjectRecord { version: Some(VersionTag { seq: 9, id: "v9".into(), delete_marker: true }), ..r.clone() };
+        let vv = versioned.encode();
+        assert_eq!(ObjectRecord::decode(&vv).ok(), Some(versioned));
+        assert!(ObjectRecord::decode(&vv[..vv.len() - 1]).is_err());
         for n in 0..v.len() {
             assert!(ObjectRecord::decode(&v[..n]).is_err());
         }

@@ -57,6 +57,11 @@ pub struct ObjectInfo {
     pub attrs: Vec<u8>,
     /// Sizes of the parts the object was assembled from (empty for a single PUT).
     pub part_sizes: Vec<u64>,
+    /// The version id; `None` for an object written while the bucket was
+    /// unversioned (S3 calls it the `null` version).
+    pub version_id: Option<String>,
+    /// This version is a delete marker (no data).
+    pub delete_marker: bool,
 }
 
 /// Condition checked atomically with the commit of a new object version.
@@ -116,4 +121,51 @@ pub struct HealReport {
     pub objects_checked: u64,
     pub shards_repaired: u64,
     pub unrecoverable: u64,
+}
+
+/// How a bucket keeps the versions of an object (S3 bucket versioning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Versioning {
+    /// Never enabled: a write replaces the object.
+    #[default]
+    Unversioned,
+    /// Every write adds a version; deletes add delete markers.
+    Enabled,
+    /// Writes replace the `null` version; older versions are kept.
+    Suspended,
+}
+
+/// One entry of a version listing.
+#[derive(Debug, Clone)]
+pub struct VersionEntry {
+    pub info: ObjectInfo,
+    pub is_latest: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionListRequest {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub version_id_marker: Option<String>,
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionPage {
+    /// By key, then newest first.
+    pub entries: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_version_id_marker: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version removed or the delete marker added (`None`: unversioned).
+    pub version_id: Option<String>,
+    /// A delete marker was added or removed.
+    pub delete_marker: bool,
 }

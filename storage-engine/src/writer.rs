@@ -14,11 +14,11 @@ use bytes::{Bytes, BytesMut};
 use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, now_ms, ActiveGuard, Inner};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
-use crate::keys::{self, CF_INLINE, CF_OBJECTS, CF_PARTS, CF_REFS, CF_UPLOADS};
+use crate::keys::{self, CF_INLINE, CF_PARTS, CF_REFS, CF_UPLOADS};
 use crate::meta::{cf, db_err, Op};
 use crate::records::{encode_chunk, encode_inline, Chunk, ChunkLayout, DataId, ObjectRecord, PartRecord};
 use crate::shard_file::{remove_all, Geometry, ShardSetWriter};
-use crate::types::{CommitCondition, ObjectInfo, PartInfo};
+use crate::types::{CommitCondition, ObjectInfo, PartInfo, Versioning};
 use crate::zones::place;
 
 /// The data half shared by object and part writers.
@@ -240,11 +240,18 @@ pub struct ObjectWriter {
     data: DataWriter,
     bucket: String,
     key: String,
+    versioning: Versioning,
 }
 
 impl ObjectWriter {
     pub(crate) fn new(inner: Arc<Inner>, bucket: String, key: String) -> Result<ObjectWriter> {
-        Ok(ObjectWriter { data: DataWriter::new(inner)?, bucket, key })
+        Ok(ObjectWriter { data: DataWriter::new(inner)?, bucket, key, versioning: Versioning::Unversioned })
+    }
+
+    /// How the commit treats the versions already there (default: unversioned, replace).
+    pub fn with_versioning(mut self, versioning: Versioning) -> Self {
+        self.versioning = versioning;
+        self
     }
 
     /// Buffers at most one stripe; encodes and writes full stripes as they fill.
@@ -259,7 +266,7 @@ impl ObjectWriter {
     /// Makes the object visible. `cond` is checked atomically with the commit.
     pub async fn commit(self, etag: String, attrs: Vec<u8>, cond: CommitCondition) -> Result<ObjectInfo> {
         let inner = self.data.inner.clone();
-        let (bucket, key) = (self.bucket, self.key);
+        let (bucket, key, versioning) = (self.bucket, self.key, self.versioning);
         let finished = self.data.finish().await?;
         commit_data(&inner, finished, move |db, f| {
             get_bucket_rec(db, &bucket)?;
@@ -272,15 +279,11 @@ impl ObjectWriter {
                 attrs,
                 part_sizes: Vec::new(),
                 chunks: vec![f.chunk],
+                version: crate::versions::new_version(versioning, false),
             };
             let mut ops = Vec::new();
             store_chunk_ops(f, &mut ops);
-            if let Some(old) = &current {
-                for c in &old.chunks {
-                    free_chunk_ops(c, &mut ops);
-                }
-            }
-            ops.push(Op::Put(CF_OBJECTS, keys::object_key(&bucket, &key), rec.encode()));
+            crate::versions::place_new(db, &bucket, &key, current, &rec, versioning, &mut ops)?;
             Ok((ops, rec.info(&bucket, &key)))
         })
         .await

@@ -30,6 +30,8 @@
 //! - `errors`: malformed XML, unsupported methods, the error document,
 //!   truncated and oversized bodies.
 //! - `tagging`: object and bucket tags, limits, copy directive, tag conditions.
+//! - `versioning`: version ids, reads and deletes by version, delete markers,
+//!   ListObjectVersions paging and delimiters, the null version, copies from a version.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
@@ -62,4 +64,5 @@ mod raw_auth;
 mod sse;
 mod streaming;
 mod tagging;
+mod versioning;
 mod vhost;

@@ -126,3 +126,31 @@ fn shard_mtimes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::Sy
     out.sort();
     out
 }
+
+/// Rotation re-wraps older versions too, so they still read once the old master version is gone.
+#[tokio::test]
+async fn rotation_covers_older_versions() {
+    let ctx = Ctx::with_options("sse-rotate-versions", sse_options(&[])).await;
+    ctx.s3
+        .put_bucket_versioning()
+        .bucket(&ctx.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    let old = test_data(200_000, 1);
+    let new = test_data(1_000, 2);
+    let v1 = put(&ctx, "k", &old, &Mode::S3).await.version_id().expect("v1").to_string();
+    put(&ctx, "k", &new, &Mode::S3).await;
+    let (code, report, out) = crate::ops::cli(&ctx.server, &["master-key", "rotate"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["objects_rewrapped"], 2, "{out}");
+    assert_eq!(report["removed_versions"], serde_json::json!([1]), "{out}");
+    let got = ctx.s3.get_object().bucket(&ctx.bucket).key("k").version_id(&v1).send().await.expect("old version");
+    assert!(got.body.collect().await.expect("body").into_bytes().as_ref() == old.as_slice());
+    assert!(get(&ctx, "k", &Mode::S3, None).await.0 == new);
+}
