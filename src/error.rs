@@ -73,6 +73,9 @@ pub enum S3ErrorCode {
     KmsNotFound,
     KmsDisabled,
     NoSuchVersion,
+    InvalidBucketState,
+    ObjectLockConfigurationNotFoundError,
+    NoSuchObjectLockConfiguration,
     ServerSideEncryptionConfigurationNotFoundError,
 }
 
@@ -141,6 +144,9 @@ impl S3ErrorCode {
             BadRequest => S::BAD_REQUEST,
             KmsNotFound => S::BAD_REQUEST,
             NoSuchVersion => S::NOT_FOUND,
+            InvalidBucketState => S::CONFLICT,
+            ObjectLockConfigurationNotFoundError => S::NOT_FOUND,
+            NoSuchObjectLockConfiguration => S::NOT_FOUND,
             KmsDisabled => S::BAD_REQUEST,
             ServerSideEncryptionConfigurationNotFoundError => S::NOT_FOUND,
         }
@@ -209,6 +215,9 @@ impl S3ErrorCode {
             BadRequest => "BadRequest",
             KmsNotFound => "KMS.NotFoundException",
             NoSuchVersion => "NoSuchVersion",
+            InvalidBucketState => "InvalidBucketState",
+            ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
+            NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             KmsDisabled => "KMS.DisabledException",
             ServerSideEncryptionConfigurationNotFoundError => "ServerSideEncryptionConfigurationNotFoundError",
         }

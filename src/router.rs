@@ -55,6 +55,12 @@ pub enum Endpoint {
     DeleteBucketTagging,
     PutBucketVersioning,
     ListObjectVersions,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
     GetBucketEncryption,
     PutBucketEncryption,
     DeleteBucketEncryption,
@@ -109,6 +115,12 @@ impl Endpoint {
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            Endpoint::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            Endpoint::GetObjectRetention => "GetObjectRetention",
+            Endpoint::PutObjectRetention => "PutObjectRetention",
+            Endpoint::GetObjectLegalHold => "GetObjectLegalHold",
+            Endpoint::PutObjectLegalHold => "PutObjectLegalHold",
             Endpoint::GetBucketEncryption => "GetBucketEncryption",
             Endpoint::PutBucketEncryption => "PutBucketEncryption",
             Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
@@ -139,7 +151,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("metadataTable", "BucketMetadataTableConfiguration"),
     ("metrics", "BucketMetricsConfiguration"),
     ("notification", "BucketNotificationConfiguration"),
-    ("object-lock", "ObjectLockConfiguration"),
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
     ("website", "BucketWebsite"),
@@ -147,9 +158,7 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
 
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
     ("attributes", "GetObjectAttributes"),
-    ("legal-hold", "ObjectLegalHold"),
     ("restore", "RestoreObject"),
-    ("retention", "ObjectRetention"),
     ("select", "SelectObjectContent"),
     ("torrent", "GetObjectTorrent"),
 ];
@@ -287,7 +296,7 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
 /// The access-control sub-resources of a bucket: policy, ACL, ownership, Block Public Access.
 fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option<Result<Endpoint, ApiError>> {
     use Endpoint::*;
-    let table: [(&str, [Option<Endpoint>; 3]); 7] = [
+    let table: [(&str, [Option<Endpoint>; 3]); 8] = [
         // sub-resource, [GET, PUT, DELETE]
         ("policy", [Some(GetBucketPolicy), Some(PutBucketPolicy), Some(DeleteBucketPolicy)]),
         ("policyStatus", [Some(GetBucketPolicyStatus), None, None]),
@@ -299,6 +308,7 @@ fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option
         ("publicAccessBlock", [Some(GetPublicAccessBlock), Some(PutPublicAccessBlock), Some(DeletePublicAccessBlock)]),
         ("tagging", [Some(GetBucketTagging), Some(PutBucketTagging), Some(DeleteBucketTagging)]),
         ("encryption", [Some(GetBucketEncryption), Some(PutBucketEncryption), Some(DeleteBucketEncryption)]),
+        ("object-lock", [Some(GetObjectLockConfiguration), Some(PutObjectLockConfiguration), None]),
     ];
     let (_, by_method) = table.iter().find(|(name, _)| has(query, name))?;
     let endpoint = match *method {
@@ -324,6 +334,18 @@ fn object_endpoint(
             Method::PUT => Ok(Endpoint::PutObjectAcl),
             _ => Err(method_not_allowed()),
         };
+    }
+    for (name, get, put) in [
+        ("retention", Endpoint::GetObjectRetention, Endpoint::PutObjectRetention),
+        ("legal-hold", Endpoint::GetObjectLegalHold, Endpoint::PutObjectLegalHold),
+    ] {
+        if has(query, name) {
+            return match *method {
+                Method::GET => Ok(get),
+                Method::PUT => Ok(put),
+                _ => Err(method_not_allowed()),
+            };
+        }
     }
     if has(query, "tagging") {
         return match *method {
@@ -379,6 +401,10 @@ mod tests {
             (Method::GET, "/b?versioning", GetBucketVersioning),
             (Method::PUT, "/b?versioning", PutBucketVersioning),
             (Method::GET, "/b?versions", ListObjectVersions),
+            (Method::GET, "/b?object-lock", GetObjectLockConfiguration),
+            (Method::PUT, "/b?object-lock", PutObjectLockConfiguration),
+            (Method::GET, "/b/k?retention", GetObjectRetention),
+            (Method::PUT, "/b/k?legal-hold", PutObjectLegalHold),
             (Method::GET, "/b", ListObjects),
             (Method::GET, "/b/", ListObjects),
             (Method::GET, "/b?list-type=2&prefix=a", ListObjectsV2),

@@ -58,6 +58,12 @@ pub fn primary_action(endpoint: Endpoint) -> Option<(&'static str, Target)> {
         PutBucketTagging | DeleteBucketTagging => ("s3:PutBucketTagging", Bucket),
         PutBucketVersioning => ("s3:PutBucketVersioning", Bucket),
         ListObjectVersions => ("s3:ListBucketVersions", Bucket),
+        GetObjectLockConfiguration => ("s3:GetBucketObjectLockConfiguration", Bucket),
+        PutObjectLockConfiguration => ("s3:PutBucketObjectLockConfiguration", Bucket),
+        GetObjectRetention => ("s3:GetObjectRetention", Object),
+        PutObjectRetention => ("s3:PutObjectRetention", Object),
+        GetObjectLegalHold => ("s3:GetObjectLegalHold", Object),
+        PutObjectLegalHold => ("s3:PutObjectLegalHold", Object),
         GetBucketEncryption => ("s3:GetEncryptionConfiguration", Bucket),
         PutBucketEncryption | DeleteBucketEncryption => ("s3:PutEncryptionConfiguration", Bucket),
         DeleteObjects | Unsupported(_) => return None,
@@ -174,6 +180,12 @@ mod tests {
             DeleteBucketEncryption,
             PutBucketVersioning,
             ListObjectVersions,
+            GetObjectLockConfiguration,
+            PutObjectLockConfiguration,
+            GetObjectRetention,
+            PutObjectRetention,
+            GetObjectLegalHold,
+            PutObjectLegalHold,
         ];
         for endpoint in served {
             let (action, _) = primary_action(endpoint).expect("served operations are authorized");

@@ -40,6 +40,9 @@ pub struct BucketAttrs {
     /// `Enabled` or `Suspended` once PutBucketVersioning was called; `None`: never versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<String>,
+    /// Object Lock, when enabled (at creation or by PutObjectLockConfiguration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<super::object_lock::BucketLock>,
     /// Default encryption of new objects (PutBucketEncryption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::sse::BucketDefault>,
@@ -60,6 +63,7 @@ impl BucketAttrs {
             public_access_block: Some(policy::PublicAccessBlock::all_on()),
             tags: None,
             versioning: None,
+            object_lock: None,
             encryption: None,
         }
     }
@@ -124,6 +128,12 @@ pub struct ObjectAttrs {
     /// The object's tags (key, value), in the order they were given.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tags: Vec<(String, String)>,
+    /// Object Lock retention of this version.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retention: Option<super::object_lock::Retention>,
+    /// Object Lock legal hold of this version.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub legal_hold: bool,
     /// How the stored data is encrypted; `None`: stored in plaintext.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sse: Option<crate::sse::SseRecord>,
@@ -174,6 +184,8 @@ impl ObjectAttrs {
             acl: None,
             tags: Vec::new(),
             sse: None,
+            retention: None,
+            legal_hold: false,
         };
         if let Some(class) = header_str(headers, "x-amz-storage-class")? {
             if !STORAGE_CLASSES.contains(&class.as_str()) {

@@ -49,3 +49,34 @@ pub async fn update_object_attrs(
     }
     Err(contended("object"))
 }
+
+/// Changes the attributes of one version of the request's object (the
+/// current one when `version` is `None`).
+pub async fn update_version_attrs(
+    ctx: &RequestContext<'_>,
+    version: Option<&str>,
+    mut change: impl FnMut(&mut ObjectAttrs) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let engine = &ctx.state.engine;
+    let (bucket, key) = (ctx.bucket(), ctx.key());
+    let head = || async {
+        match version {
+            Some(v) => engine.head_version(bucket, key, v).await,
+            None => engine.head_object(bucket, key).await,
+        }
+    };
+    let mut current = head().await?.attrs;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut attrs = ObjectAttrs::decode(&current)?;
+        change(&mut attrs)?;
+        let replaced = match version {
+            Some(v) => engine.replace_version_attrs(bucket, key, v, current, attrs.encode()).await?,
+            None => engine.replace_object_attrs(bucket, key, current, attrs.encode()).await?,
+        };
+        if replaced {
+            return Ok(());
+        }
+        current = head().await?.attrs;
+    }
+    Err(contended("object"))
+}

@@ -132,10 +132,12 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
             }
         }
     }
+    let mut attrs = new_bucket_attrs(ctx)?;
+    // A bucket created with Object Lock is versioned from the start, for good.
     if ctx.header("x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Err(ApiError::not_implemented("Object Lock"));
+        attrs.object_lock = Some(super::object_lock::BucketLock { default: None });
+        attrs.versioning = Some("Enabled".into());
     }
-    let attrs = new_bucket_attrs(ctx)?;
     ctx.state.engine.create_bucket(name, attrs.encode()).await?;
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {

@@ -130,6 +130,8 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     };
     // As AWS: the copy gets the ACL of its request (private by default), never the source's.
     attrs.acl = super::acl::object_acl_for_write(ctx)?;
+    // Likewise its lock: the request's headers or the bucket's default retention.
+    super::object_lock::apply_on_write(&ctx.parts.headers, &ctx.loaded_bucket()?.attrs, &mut attrs, false)?;
     attrs.tags = match ctx.header("x-amz-tagging-directive") {
         None | Some("COPY") => src_attrs.tags.clone(),
         Some("REPLACE") => match ctx.header("x-amz-tagging") {

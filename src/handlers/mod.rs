@@ -13,6 +13,7 @@ mod list;
 pub(crate) mod multipart;
 mod multipart_checksum;
 pub(crate) mod object;
+pub(crate) mod object_lock;
 mod tagging;
 pub(crate) mod versioning;
 
@@ -112,6 +113,12 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
         Endpoint::GetBucketVersioning => versioning::handle_get_bucket_versioning(ctx).await,
         Endpoint::PutBucketVersioning => versioning::handle_put_bucket_versioning(ctx, body).await,
         Endpoint::ListObjectVersions => versioning::handle_list_object_versions(ctx).await,
+        Endpoint::GetObjectLockConfiguration => object_lock::handle_get_object_lock_configuration(ctx).await,
+        Endpoint::PutObjectLockConfiguration => object_lock::handle_put_object_lock_configuration(ctx, body).await,
+        Endpoint::GetObjectRetention => object_lock::handle_get_object_retention(ctx).await,
+        Endpoint::PutObjectRetention => object_lock::handle_put_object_retention(ctx, body).await,
+        Endpoint::GetObjectLegalHold => object_lock::handle_get_object_legal_hold(ctx).await,
+        Endpoint::PutObjectLegalHold => object_lock::handle_put_object_legal_hold(ctx, body).await,
         Endpoint::ListObjects => list::handle_list_objects(ctx, false).await,
         Endpoint::ListObjectsV2 => list::handle_list_objects(ctx, true).await,
         Endpoint::DeleteObjects => delete_objects::handle_delete_objects(ctx, body).await,

@@ -85,6 +85,7 @@ pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<
     check_key(ctx.key())?;
     let mut object = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
     object.acl = super::acl::object_acl_for_write(ctx)?;
+    super::object_lock::apply_on_write(&ctx.parts.headers, &ctx.loaded_bucket()?.attrs, &mut object, false)?;
     let checksum =
         multipart_checksum::choose(ctx.header("x-amz-checksum-algorithm"), ctx.header("x-amz-checksum-type"))?;
     let keys = plan_write(ctx)?;

@@ -82,6 +82,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     require_content_length(&ctx.parts.headers)?;
     let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
     attrs.acl = super::acl::object_acl_for_write(ctx)?;
+    super::object_lock::apply_on_write(&ctx.parts.headers, &ctx.loaded_bucket()?.attrs, &mut attrs, true)?;
     let keys = encryption::plan_write(ctx)?;
     let cond = put_condition(ctx)?;
     precheck_condition(ctx, &cond).await?;
@@ -242,6 +243,7 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     object_headers(headers, &info, &attrs);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, false);
     versioning::version_header(headers, &info);
+    super::object_lock::write_headers(&attrs, headers);
     if version.is_some() && !headers.contains_key("x-amz-version-id") {
         // The null version of a bucket that never had versioning, asked for by id.
         headers.insert("x-amz-version-id", HeaderValue::from_static("null"));

@@ -62,6 +62,16 @@ pub async fn delete(ctx: &RequestContext<'_>, key: &str, version: Option<&str>) 
                 engine.delete_object(ctx.bucket(), key).await?;
                 return Ok(Deleted { version_id: Some(id.to_string()), delete_marker: false });
             }
+            // A version under retention or legal hold stays.
+            if ctx.loaded_bucket()?.attrs.object_lock.is_some() {
+                match engine.head_version(ctx.bucket(), key, id).await {
+                    Ok(info) if !info.delete_marker => {
+                        super::object_lock::check_delete(ctx, key, &ObjectAttrs::decode(&info.attrs)?)?
+                    }
+                    Ok(_) | Err(storage_engine::EngineError::NoSuchVersion { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let out = engine.delete_version(ctx.bucket(), key, id).await?;
             Ok(out.unwrap_or(Deleted { version_id: Some(id.to_string()), delete_marker: false }))
         }
@@ -113,6 +123,12 @@ pub async fn handle_put_bucket_versioning(
         Some(_) => return Err(ApiError::malformed_xml()),
     };
     update_bucket_attrs(ctx, |attrs| {
+        if status == "Suspended" && attrs.object_lock.is_some() {
+            return Err(ApiError::new(
+                S3ErrorCode::InvalidBucketState,
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+            ));
+        }
         // A bucket that never had versioning stays unversioned when "suspended".
         if status == "Suspended" && attrs.versioning.is_none() {
             return Ok(());

@@ -98,8 +98,22 @@ impl BlockCipher {
         out
     }
 
-    /// Decrypts one stored block in place, returning the plaintext length.
+    /// Decrypts one stored block in place, moving the plaintext to the front;
+    /// returns its length.
     pub fn open(&self, place: BlockPlace, stored: &mut [u8]) -> Result<usize, BlockRejected> {
+        let plain = self.open_in_place(place, stored)?;
+        let n = plain.len();
+        stored.copy_within(plain, 0);
+        Ok(n)
+    }
+
+    /// Decrypts one stored block in place; returns where the plaintext lies
+    /// in `stored` (after the nonce), without moving it.
+    pub fn open_in_place(
+        &self,
+        place: BlockPlace,
+        stored: &mut [u8],
+    ) -> Result<std::ops::Range<usize>, BlockRejected> {
         if stored.len() < OVERHEAD as usize {
             return Err(BlockRejected);
         }
@@ -111,8 +125,7 @@ impl BlockCipher {
         self.cipher
             .decrypt_inout_detached(&nonce.into(), &place.aad(), body.into(), &tag.into())
             .map_err(|_| BlockRejected)?;
-        stored.copy_within(NONCE_BYTES..NONCE_BYTES + plain_len, 0);
-        Ok(plain_len)
+        Ok(NONCE_BYTES..NONCE_BYTES + plain_len)
     }
 }
 

@@ -189,14 +189,14 @@ impl Opener {
         };
         let block_start = s.plain_start + self.block * BLOCK_PLAIN;
         self.advance();
-        let n = match self.cipher.open(place, &mut block) {
-            Ok(n) => n,
+        let plain = match self.cipher.open_in_place(place, &mut block) {
+            Ok(r) => r,
             Err(_) => return Some(Err(damaged("a block failed authentication (damaged, moved or the wrong key)"))),
         };
-        block.truncate(n);
-        let from = self.start.saturating_sub(block_start).min(n as u64) as usize;
-        let to = (self.end.saturating_sub(block_start)).min(n as u64) as usize;
-        Some(Ok(block.freeze().slice(from..to.max(from))))
+        let n = plain.len() as u64;
+        let from = self.start.saturating_sub(block_start).min(n) as usize;
+        let to = self.end.saturating_sub(block_start).min(n) as usize;
+        Some(Ok(block.freeze().slice(plain.start + from..plain.start + to.max(from))))
     }
 }
 
@@ -236,6 +236,11 @@ pub fn open_range(
                 return Some((item, if stop { None } else { Some(o) }));
             }
             match o.inner.next().await {
+                // The engine's pieces are usually uniquely owned: decrypt them where they lie.
+                Some(Ok(piece)) if o.buf.is_empty() => match piece.try_into_mut() {
+                    Ok(owned) => o.buf = owned,
+                    Err(shared) => o.buf.extend_from_slice(&shared),
+                },
                 Some(Ok(piece)) => o.buf.extend_from_slice(&piece),
                 Some(Err(e)) => return Some((Err(e), None)),
                 None if o.buf.is_empty() => return None,

@@ -32,6 +32,7 @@
 //! - `tagging`: object and bucket tags, limits, copy directive, tag conditions.
 //! - `versioning`: version ids, reads and deletes by version, delete markers,
 //!   ListObjectVersions paging and delimiters, the null version, copies from a version.
+//! - `object_lock`: Object Lock buckets, retention (GOVERNANCE, COMPLIANCE), legal hold, defaults.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
@@ -57,6 +58,7 @@ mod iam;
 mod lifecycle;
 mod listing;
 mod multipart;
+mod object_lock;
 mod objects;
 mod ops;
 mod ranges;
