@@ -83,6 +83,15 @@ pub struct ServerArgs {
     /// SSE-S3 master key as base64 of 32 bytes, instead of the keyring's (environment only)
     #[arg(long, env = "COFFER_SSE_MASTER_KEY", hide = true, hide_env_values = true)]
     pub sse_master_key: Option<String>,
+    /// Host suffix of static websites: `BUCKET.NAME` on the S3 listener serves the bucket's website. Default none
+    #[arg(long, env = "COFFER_WEBSITE_DOMAIN")]
+    pub website_domain: Option<String>,
+    /// Seconds between lifecycle passes over the buckets with lifecycle rules. Default 3600
+    #[arg(long, env = "COFFER_LIFECYCLE_INTERVAL_SECS")]
+    pub lifecycle_interval_secs: Option<u64>,
+    /// Test-only: a lifecycle "day" lasts this many milliseconds (no rounding to midnight); passes run 4 times a day.
+    #[arg(long, hide = true)]
+    pub test_lifecycle_day_ms: Option<u64>,
     /// Test-only: scrub interval in milliseconds, overriding scrub_interval_secs.
     #[arg(long, hide = true)]
     pub test_scrub_interval_ms: Option<u64>,
@@ -112,6 +121,9 @@ impl Default for ServerArgs {
             scrub_interval_secs: None,
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
+            website_domain: None,
+            lifecycle_interval_secs: None,
+            test_lifecycle_day_ms: None,
             keyring_file: None,
             default_encryption: None,
             allow_sse_c_over_http: false,
@@ -145,6 +157,8 @@ struct FileConfig {
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
+    lifecycle_interval_secs: Option<u64>,
+    website_domain: Option<String>,
 }
 
 /// `[account_public_access_block]`: the server-wide (account-level) Block
@@ -192,6 +206,12 @@ pub struct Config {
     pub scrub_bytes_per_sec: Option<u64>,
     /// Admin heal read rate limit (bytes/s); `None` = unlimited.
     pub heal_bytes_per_sec: Option<u64>,
+    /// Host suffix of static websites (`BUCKET.website_domain`).
+    pub website_domain: Option<String>,
+    /// Time between lifecycle passes.
+    pub lifecycle_interval: std::time::Duration,
+    /// The lifecycle day (shortened only by tests).
+    pub lifecycle_clock: crate::lifecycle::Clock,
     /// The keyring (master key versions, KMS keys); never inside a zone directory.
     pub keyring_file: PathBuf,
     /// Objects that ask for no encryption, in buckets without a default, get SSE-S3.
@@ -280,7 +300,37 @@ impl Config {
                     })
                 }
             };
+        let lifecycle_clock = match args.test_lifecycle_day_ms {
+            Some(ms) => crate::lifecycle::Clock { day_ms: ms.max(1), round_to_day: false },
+            None => crate::lifecycle::Clock::real(),
+        };
+        let lifecycle_interval = match args.test_lifecycle_day_ms {
+            Some(ms) => std::time::Duration::from_millis((ms / 4).max(20)),
+            None => {
+                let secs = args.lifecycle_interval_secs.or(file.lifecycle_interval_secs).unwrap_or(3600);
+                if secs == 0 {
+                    return Err(ConfigError::Invalid {
+                        field: "lifecycle_interval_secs",
+                        message: "must be at least 1 second".into(),
+                    });
+                }
+                std::time::Duration::from_secs(secs)
+            }
+        };
+        let website_domain =
+            args.website_domain.clone().or(file.website_domain).map(|d| d.trim_end_matches('.').to_ascii_lowercase());
+        if let Some(w) = &website_domain {
+            if w.is_empty() || w.contains(':') || w.contains('/') || Some(w) == domain.as_ref() {
+                return Err(ConfigError::Invalid {
+                    field: "website_domain",
+                    message: format!("{w:?} must be a host name other than `domain`"),
+                });
+            }
+        }
         let config = Config {
+            website_domain,
+            lifecycle_interval,
+            lifecycle_clock,
             keyring_file,
             default_encryption_sse_s3,
             allow_sse_c_over_http: args.allow_sse_c_over_http || file.allow_sse_c_over_http.unwrap_or(false),

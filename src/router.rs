@@ -55,6 +55,12 @@ pub enum Endpoint {
     DeleteBucketTagging,
     PutBucketVersioning,
     ListObjectVersions,
+    GetBucketWebsite,
+    PutBucketWebsite,
+    DeleteBucketWebsite,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycleConfiguration,
     GetObjectLockConfiguration,
     PutObjectLockConfiguration,
     GetObjectRetention,
@@ -115,6 +121,12 @@ impl Endpoint {
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::GetBucketWebsite => "GetBucketWebsite",
+            Endpoint::PutBucketWebsite => "PutBucketWebsite",
+            Endpoint::DeleteBucketWebsite => "DeleteBucketWebsite",
+            Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            Endpoint::DeleteBucketLifecycleConfiguration => "DeleteBucketLifecycleConfiguration",
             Endpoint::GetObjectLockConfiguration => "GetObjectLockConfiguration",
             Endpoint::PutObjectLockConfiguration => "PutObjectLockConfiguration",
             Endpoint::GetObjectRetention => "GetObjectRetention",
@@ -146,14 +158,12 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("cors", "BucketCors"),
     ("intelligent-tiering", "BucketIntelligentTieringConfiguration"),
     ("inventory", "BucketInventoryConfiguration"),
-    ("lifecycle", "BucketLifecycleConfiguration"),
     ("logging", "BucketLogging"),
     ("metadataTable", "BucketMetadataTableConfiguration"),
     ("metrics", "BucketMetricsConfiguration"),
     ("notification", "BucketNotificationConfiguration"),
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
-    ("website", "BucketWebsite"),
 ];
 
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
@@ -186,7 +196,7 @@ fn has(query: &[(String, String)], name: &str) -> bool {
 }
 
 /// The bucket named by a virtual-hosted-style Host header, if any.
-fn bucket_from_host(host: Option<&str>, domain: Option<&str>) -> Option<String> {
+pub fn bucket_from_host(host: Option<&str>, domain: Option<&str>) -> Option<String> {
     let domain = domain?;
     let host = host?.to_ascii_lowercase();
     // Strip a port, keeping IPv6 literals intact.
@@ -296,7 +306,7 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
 /// The access-control sub-resources of a bucket: policy, ACL, ownership, Block Public Access.
 fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option<Result<Endpoint, ApiError>> {
     use Endpoint::*;
-    let table: [(&str, [Option<Endpoint>; 3]); 8] = [
+    let table: [(&str, [Option<Endpoint>; 3]); 10] = [
         // sub-resource, [GET, PUT, DELETE]
         ("policy", [Some(GetBucketPolicy), Some(PutBucketPolicy), Some(DeleteBucketPolicy)]),
         ("policyStatus", [Some(GetBucketPolicyStatus), None, None]),
@@ -309,6 +319,15 @@ fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option
         ("tagging", [Some(GetBucketTagging), Some(PutBucketTagging), Some(DeleteBucketTagging)]),
         ("encryption", [Some(GetBucketEncryption), Some(PutBucketEncryption), Some(DeleteBucketEncryption)]),
         ("object-lock", [Some(GetObjectLockConfiguration), Some(PutObjectLockConfiguration), None]),
+        ("website", [Some(GetBucketWebsite), Some(PutBucketWebsite), Some(DeleteBucketWebsite)]),
+        (
+            "lifecycle",
+            [
+                Some(GetBucketLifecycleConfiguration),
+                Some(PutBucketLifecycleConfiguration),
+                Some(DeleteBucketLifecycleConfiguration),
+            ],
+        ),
     ];
     let (_, by_method) = table.iter().find(|(name, _)| has(query, name))?;
     let endpoint = match *method {
@@ -402,6 +421,10 @@ mod tests {
             (Method::PUT, "/b?versioning", PutBucketVersioning),
             (Method::GET, "/b?versions", ListObjectVersions),
             (Method::GET, "/b?object-lock", GetObjectLockConfiguration),
+            (Method::PUT, "/b?lifecycle", PutBucketLifecycleConfiguration),
+            (Method::GET, "/b?website", GetBucketWebsite),
+            (Method::DELETE, "/b?website", DeleteBucketWebsite),
+            (Method::DELETE, "/b?lifecycle", DeleteBucketLifecycleConfiguration),
             (Method::PUT, "/b?object-lock", PutObjectLockConfiguration),
             (Method::GET, "/b/k?retention", GetObjectRetention),
             (Method::PUT, "/b/k?legal-hold", PutObjectLegalHold),

@@ -52,6 +52,10 @@ pub struct AppState {
     pub ops: crate::ops::Ops,
     /// Server-side encryption: the keyring and the settings.
     pub sse: crate::sse::Encryption,
+    /// The lifecycle day (from the configuration).
+    pub lifecycle_clock: crate::lifecycle::Clock,
+    /// Starts a lifecycle pass at once (a configuration was put).
+    pub lifecycle_wake: tokio::sync::Notify,
     ready: AtomicBool,
 }
 
@@ -68,6 +72,8 @@ impl AppState {
         let ops = crate::ops::Ops::new(&config.data_dir, config.scrub_interval);
         let sse = crate::sse::Encryption::load(&config, &account_id)?;
         Ok(AppState {
+            lifecycle_clock: config.lifecycle_clock,
+            lifecycle_wake: tokio::sync::Notify::new(),
             sse,
             metrics: crate::metrics::Metrics::new(),
             ops,
@@ -167,6 +173,10 @@ async fn dispatch(
     peer: SocketAddr,
 ) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
+    let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
+    if let Some(bucket) = crate::router::bucket_from_host(host, state.config.website_domain.as_deref()) {
+        return ("Website", Ok(crate::website::serve::serve(state, &parts, &bucket, peer, request_id).await));
+    }
     if iam::api::is_iam_request(&parts) {
         let svc = iam::api::IamService {
             identities: &state.identities,
@@ -330,7 +340,8 @@ impl RunningServer {
         ];
         let background = vec![
             tokio::spawn(crate::ops::scrubber(state.clone(), rx.clone())),
-            tokio::spawn(crate::ops::healer(state.clone(), rx)),
+            tokio::spawn(crate::ops::healer(state.clone(), rx.clone())),
+            tokio::spawn(crate::lifecycle::worker::run(state.clone(), rx)),
         ];
         if state.config.admin_token.is_none() {
             tracing::warn!("no admin token configured (COFFER_ADMIN_TOKEN): the admin API and /metrics answer 401");

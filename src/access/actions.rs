@@ -58,6 +58,13 @@ pub fn primary_action(endpoint: Endpoint) -> Option<(&'static str, Target)> {
         PutBucketTagging | DeleteBucketTagging => ("s3:PutBucketTagging", Bucket),
         PutBucketVersioning => ("s3:PutBucketVersioning", Bucket),
         ListObjectVersions => ("s3:ListBucketVersions", Bucket),
+        GetBucketWebsite => ("s3:GetBucketWebsite", Bucket),
+        PutBucketWebsite => ("s3:PutBucketWebsite", Bucket),
+        DeleteBucketWebsite => ("s3:DeleteBucketWebsite", Bucket),
+        GetBucketLifecycleConfiguration => ("s3:GetLifecycleConfiguration", Bucket),
+        PutBucketLifecycleConfiguration | DeleteBucketLifecycleConfiguration => {
+            ("s3:PutLifecycleConfiguration", Bucket)
+        }
         GetObjectLockConfiguration => ("s3:GetBucketObjectLockConfiguration", Bucket),
         PutObjectLockConfiguration => ("s3:PutBucketObjectLockConfiguration", Bucket),
         GetObjectRetention => ("s3:GetObjectRetention", Object),
@@ -182,6 +189,12 @@ mod tests {
             ListObjectVersions,
             GetObjectLockConfiguration,
             PutObjectLockConfiguration,
+            GetBucketLifecycleConfiguration,
+            PutBucketLifecycleConfiguration,
+            DeleteBucketLifecycleConfiguration,
+            GetBucketWebsite,
+            PutBucketWebsite,
+            DeleteBucketWebsite,
             GetObjectRetention,
             PutObjectRetention,
             GetObjectLegalHold,

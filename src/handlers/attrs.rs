@@ -40,6 +40,12 @@ pub struct BucketAttrs {
     /// `Enabled` or `Suspended` once PutBucketVersioning was called; `None`: never versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<String>,
+    /// Static website hosting (PutBucketWebsite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<crate::website::config::Website>,
+    /// Lifecycle rules (PutBucketLifecycleConfiguration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<crate::lifecycle::config::Lifecycle>,
     /// Object Lock, when enabled (at creation or by PutObjectLockConfiguration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<super::object_lock::BucketLock>,
@@ -63,6 +69,8 @@ impl BucketAttrs {
             public_access_block: Some(policy::PublicAccessBlock::all_on()),
             tags: None,
             versioning: None,
+            lifecycle: None,
+            website: None,
             object_lock: None,
             encryption: None,
         }

@@ -2,7 +2,7 @@
 
 mod acl;
 pub(crate) mod attrs;
-mod attrs_update;
+pub(crate) mod attrs_update;
 mod bucket;
 mod bucket_access;
 mod conditions;
@@ -113,6 +113,12 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
         Endpoint::GetBucketVersioning => versioning::handle_get_bucket_versioning(ctx).await,
         Endpoint::PutBucketVersioning => versioning::handle_put_bucket_versioning(ctx, body).await,
         Endpoint::ListObjectVersions => versioning::handle_list_object_versions(ctx).await,
+        Endpoint::GetBucketWebsite => crate::website::handle_get(ctx).await,
+        Endpoint::PutBucketWebsite => crate::website::handle_put(ctx, body).await,
+        Endpoint::DeleteBucketWebsite => crate::website::handle_delete(ctx).await,
+        Endpoint::GetBucketLifecycleConfiguration => crate::lifecycle::handle_get(ctx).await,
+        Endpoint::PutBucketLifecycleConfiguration => crate::lifecycle::handle_put(ctx, body).await,
+        Endpoint::DeleteBucketLifecycleConfiguration => crate::lifecycle::handle_delete(ctx).await,
         Endpoint::GetObjectLockConfiguration => object_lock::handle_get_object_lock_configuration(ctx).await,
         Endpoint::PutObjectLockConfiguration => object_lock::handle_put_object_lock_configuration(ctx, body).await,
         Endpoint::GetObjectRetention => object_lock::handle_get_object_retention(ctx).await,

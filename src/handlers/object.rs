@@ -116,6 +116,8 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     checksum_header(headers, &summary);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, true);
     versioning::version_header(headers, &info);
+    let plain = ObjectInfo { size_bytes: summary.size_bytes, ..info };
+    crate::lifecycle::write_expiration(ctx, headers, &plain, &attrs.tags);
     Ok(response)
 }
 
@@ -244,6 +246,9 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, false);
     versioning::version_header(headers, &info);
     super::object_lock::write_headers(&attrs, headers);
+    if version.is_none() {
+        crate::lifecycle::write_expiration(ctx, headers, &info, &attrs.tags);
+    }
     if version.is_some() && !headers.contains_key("x-amz-version-id") {
         // The null version of a bucket that never had versioning, asked for by id.
         headers.insert("x-amz-version-id", HeaderValue::from_static("null"));

@@ -109,11 +109,7 @@ impl BlockCipher {
 
     /// Decrypts one stored block in place; returns where the plaintext lies
     /// in `stored` (after the nonce), without moving it.
-    pub fn open_in_place(
-        &self,
-        place: BlockPlace,
-        stored: &mut [u8],
-    ) -> Result<std::ops::Range<usize>, BlockRejected> {
+    pub fn open_in_place(&self, place: BlockPlace, stored: &mut [u8]) -> Result<std::ops::Range<usize>, BlockRejected> {
         if stored.len() < OVERHEAD as usize {
             return Err(BlockRejected);
         }

@@ -29,10 +29,13 @@
 //!   signed and unsigned, trailers.
 //! - `errors`: malformed XML, unsupported methods, the error document,
 //!   truncated and oversized bodies.
+//! - `expiration`: lifecycle rules and the worker (short test day): expiration,
+//!   noncurrent versions, expired delete markers, incomplete uploads, restart.
 //! - `tagging`: object and bucket tags, limits, copy directive, tag conditions.
 //! - `versioning`: version ids, reads and deletes by version, delete markers,
 //!   ListObjectVersions paging and delimiters, the null version, copies from a version.
 //! - `object_lock`: Object Lock buckets, retention (GOVERNANCE, COMPLIANCE), legal hold, defaults.
+//! - `website`: static website hosting on the website host suffix.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
@@ -54,6 +57,7 @@ mod buckets;
 mod checksums;
 mod copy;
 mod errors;
+mod expiration;
 mod iam;
 mod lifecycle;
 mod listing;
@@ -68,3 +72,4 @@ mod streaming;
 mod tagging;
 mod versioning;
 mod vhost;
+mod website;
