@@ -130,6 +130,9 @@ async fn expiration_by_prefix_and_tag_survives_restart() {
     .await;
     ctx.put("tmp/a", b"a".to_vec()).await;
     ctx.put("keep/b", b"b".to_vec()).await;
+    for key in ["tmp/upload", "keep/upload"] {
+        ctx.s3.create_multipart_upload().bucket(&ctx.bucket).key(key).send().await.expect("create upload");
+    }
     ctx.s3
         .put_object()
         .bucket(&ctx.bucket)
