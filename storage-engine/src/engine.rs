@@ -305,16 +305,19 @@ impl Engine {
             inner.commit(|db| {
                 get_bucket_rec(db, &name)?;
                 let prefix = keys::bucket_prefix(&name);
-                if any_with_prefix(db, CF_OBJECTS, &prefix)?
-                    || any_with_prefix(db, CF_UPLOADS, &prefix)?
-                    || any_with_prefix(db, crate::keys::CF_VERSIONS, &prefix)?
+                if any_with_prefix(db, CF_OBJECTS, &prefix)? || any_with_prefix(db, crate::keys::CF_VERSIONS, &prefix)?
                 {
                     return Err(EngineError::BucketNotEmpty { bucket: name.clone() });
                 }
-                Ok((vec![Op::Delete(CF_BUCKETS, keys::bucket_key(&name))], ()))
+                // As AWS: multipart uploads in progress do not keep a bucket alive; they are aborted with it.
+                let mut ops = vec![Op::Delete(CF_BUCKETS, keys::bucket_key(&name))];
+                crate::multipart::abort_all_ops(db, &name, &mut ops)?;
+                Ok((ops, ()))
             })
         })
-        .await
+        .await?;
+        self.inner.gc_notify.notify_one();
+        Ok(())
     }
 
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {

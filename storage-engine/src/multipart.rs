@@ -55,6 +55,26 @@ fn part_info(n: u32, r: &PartRecord) -> PartInfo {
     }
 }
 
+/// The ops that abort every upload of `bucket` (records, parts, part data).
+pub(crate) fn abort_all_ops(db: &rocksdb::DB, bucket: &str, ops: &mut Vec<Op>) -> Result<()> {
+    let prefix = keys::bucket_prefix(bucket);
+    let mut it = db.raw_iterator_cf(cf(db, CF_UPLOADS)?);
+    it.seek(&prefix);
+    while let Some(k) = it.key() {
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        let (_, _, upload_id) = keys::decode_upload_key(k)?;
+        ops.push(Op::Delete(CF_UPLOADS, k.to_vec()));
+        for (n, r) in all_parts(db, &upload_id)? {
+            ops.push(Op::Delete(CF_PARTS, keys::part_key(&upload_id, n)));
+            free_chunk_ops(&r.chunk, ops);
+        }
+        it.next();
+    }
+    it.status().map_err(|e| db_err("list uploads", e))
+}
+
 impl Engine {
     pub async fn create_upload(&self, bucket: &str, key: &str, attrs: Vec<u8>) -> Result<UploadInfo> {
         let inner = self.inner.clone();

@@ -224,3 +224,24 @@ async fn operations_on_missing_bucket_are_no_such_bucket() {
     );
     expect_sdk_err(s3.get_object().bucket(&missing).key("k").send().await, 404, "NoSuchBucket");
 }
+
+/// As AWS: multipart uploads in progress do not keep a bucket from being deleted.
+#[tokio::test]
+async fn delete_bucket_with_an_upload_in_progress() {
+    let ctx = Ctx::new("del-mpu").await;
+    let up = ctx.s3.create_multipart_upload().bucket(&ctx.bucket).key("big").send().await.expect("create upload");
+    ctx.s3
+        .upload_part()
+        .bucket(&ctx.bucket)
+        .key("big")
+        .upload_id(up.upload_id().expect("id"))
+        .part_number(1)
+        .body(vec![1u8; 200_000].into())
+        .send()
+        .await
+        .expect("part");
+    ctx.s3.delete_bucket().bucket(&ctx.bucket).send().await.expect("delete bucket");
+    ctx.s3.create_bucket().bucket(&ctx.bucket).send().await.expect("recreate");
+    let uploads = ctx.s3.list_multipart_uploads().bucket(&ctx.bucket).send().await.expect("uploads");
+    assert!(uploads.uploads().is_empty(), "the upload went with the old bucket");
+}

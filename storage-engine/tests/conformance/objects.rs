@@ -24,9 +24,18 @@ async fn buckets_lifecycle() {
     put(&e, "alpha", "k", b"v").await;
     assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::BucketNotEmpty { .. })));
     e.delete_object("alpha", "k").await.expect("delete");
+    // An upload in progress does not keep the bucket alive (as AWS): it is aborted with it.
     let up = e.create_upload("alpha", "m", vec![]).await.expect("upload");
-    assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::BucketNotEmpty { .. })));
-    e.abort_upload("alpha", "m", &up.upload_id).await.expect("abort");
+    let mut part = e.part_writer("alpha", "m", &up.upload_id, 1).await.expect("part writer");
+    part.write(bytes::Bytes::from(vec![7u8; 300_000])).await.expect("part data");
+    part.commit("\"e\"".into(), vec![]).await.expect("part");
+    e.delete_bucket("alpha").await.expect("delete bucket with an upload in progress");
+    assert!(matches!(
+        e.get_upload("alpha", "m", &up.upload_id).await,
+        Err(EngineError::NoSuchBucket { .. } | EngineError::NoSuchUpload { .. })
+    ));
+    e.create_bucket("alpha", vec![]).await.expect("recreate");
+    assert!(e.list_uploads("alpha", "", None, None, 10).await.expect("uploads").0.is_empty(), "no upload survives");
     e.delete_bucket("alpha").await.expect("delete bucket");
     assert!(matches!(e.delete_bucket("alpha").await, Err(EngineError::NoSuchBucket { .. })));
     e.shutdown().await.expect("shutdown");
