@@ -16,7 +16,7 @@ pub const MIN_PART_SIZE_BYTES: u64 = 5 * 1024 * 1024;
 pub const MAX_PUT_SIZE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 #[derive(Debug, Parser)]
-#[command(name = "coffer", version, about = "Coffer: an S3-compatible object storage server")]
+#[command(name = "coffer", version = env!("COFFER_VERSION"), about = "Coffer: an S3-compatible object storage server")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -622,8 +622,8 @@ fn verify(
     );
     let expected = aws_sigv4::sign::v4::calculate_signature(signing_key.as_slice(), string_to_sign.as_bytes());
     if !signatures_equal(&expected, &signed.signature) {
-        // What was received, without header values (they may carry keys,
-        // e.g. SSE-C) and without signatures.
+        // What was received: the canonical request with SSE-C key values
+        // redacted, never the signature the server expected.
         tracing::debug!(
             access_key_id = %access_key_id,
             presigned = signed.presigned,
@@ -634,6 +634,8 @@ fn verify(
             amz_date = %signed.amz_date,
             scope = %scope,
             payload_hash = %signed.payload_hash,
+            canonical_request = %redact_keys(&canonical_request),
+            string_to_sign = %string_to_sign,
             "SigV4 signature mismatch"
         );
         return Err(ApiError::new(
@@ -659,4 +661,17 @@ fn verify(
         }),
     };
     Ok(Authenticated { principal: Principal::AccessKey { access_key_id }, payload })
+}
+
+/// A canonical request as it may be logged: the values of signed headers that
+/// carry key material (SSE-C keys) replaced.
+fn redact_keys(canonical_request: &str) -> String {
+    canonical_request
+        .lines()
+        .map(|line| match line.split_once(':') {
+            Some((name, _)) if name.ends_with("-customer-key") => format!("{name}:<redacted>"),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{EngineError, Result};
-use crate::keys::{self, CF_BUCKETS, CF_GC, CF_INLINE, CF_OBJECTS, CF_REFS, CF_UPLOADS};
+use crate::keys::{self, CF_BUCKETS, CF_GC, CF_INLINE, CF_OBJECTS, CF_REFS};
 use crate::meta::{cf, db_err, Meta, Op};
 use crate::records::{encode_chunk, BucketRecord, Chunk, ChunkLayout, DataId, ObjectRecord};
 use crate::types::{BucketInfo, EngineConfig, ObjectInfo};

@@ -36,6 +36,8 @@
 //!   ListObjectVersions paging and delimiters, the null version, copies from a version.
 //! - `object_lock`: Object Lock buckets, retention (GOVERNANCE, COMPLIANCE), legal hold, defaults.
 //! - `website`: static website hosting on the website host suffix.
+//! - `production`: behind a real nginx with TLS (`docs/nginx/coffer.conf`):
+//!   aws-sdk-s3, awscli, boto3, rclone, s3cmd, curl presigned, virtual hosts.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
@@ -65,6 +67,7 @@ mod multipart;
 mod object_lock;
 mod objects;
 mod ops;
+mod production;
 mod ranges;
 mod raw_auth;
 mod sse;
