@@ -83,6 +83,12 @@ pub struct ServerArgs {
     /// SSE-S3 master key as base64 of 32 bytes, instead of the keyring's (environment only)
     #[arg(long, env = "COFFER_SSE_MASTER_KEY", hide = true, hide_env_values = true)]
     pub sse_master_key: Option<String>,
+    /// Log format of the server's own logs (stderr): text or json. Default text
+    #[arg(long, env = "COFFER_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Access log, one JSON line per request: a file path, `stdout`, or `off`. Default off
+    #[arg(long, env = "COFFER_ACCESS_LOG")]
+    pub access_log: Option<String>,
     /// Host suffix of static websites: `BUCKET.NAME` on the S3 listener serves the bucket's website. Default none
     #[arg(long, env = "COFFER_WEBSITE_DOMAIN")]
     pub website_domain: Option<String>,
@@ -121,6 +127,8 @@ impl Default for ServerArgs {
             scrub_interval_secs: None,
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
+            log_format: None,
+            access_log: None,
             website_domain: None,
             lifecycle_interval_secs: None,
             test_lifecycle_day_ms: None,
@@ -159,6 +167,8 @@ struct FileConfig {
     allow_sse_c_over_http: Option<bool>,
     lifecycle_interval_secs: Option<u64>,
     website_domain: Option<String>,
+    log_format: Option<String>,
+    access_log: Option<String>,
 }
 
 /// `[account_public_access_block]`: the server-wide (account-level) Block
@@ -206,6 +216,10 @@ pub struct Config {
     pub scrub_bytes_per_sec: Option<u64>,
     /// Admin heal read rate limit (bytes/s); `None` = unlimited.
     pub heal_bytes_per_sec: Option<u64>,
+    /// Server logs as JSON lines instead of text.
+    pub log_json: bool,
+    /// Where the access log goes.
+    pub access_log: crate::audit::Target,
     /// Host suffix of static websites (`BUCKET.website_domain`).
     pub website_domain: Option<String>,
     /// Time between lifecycle passes.
@@ -327,7 +341,21 @@ impl Config {
                 });
             }
         }
+        let log_json = match args.log_format.clone().or(file.log_format).as_deref().map(str::trim) {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    field: "log_format",
+                    message: format!("{other:?}: expected \"text\" or \"json\""),
+                })
+            }
+        };
+        let access_log =
+            crate::audit::Target::parse(args.access_log.as_deref().or(file.access_log.as_deref()).unwrap_or("off"));
         let config = Config {
+            log_json,
+            access_log,
             website_domain,
             lifecycle_interval,
             lifecycle_clock,

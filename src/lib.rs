@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod admin_cli;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod checksum;

@@ -15,9 +15,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Admin(args) => coffer::admin_cli::run(args),
         Command::Server(args) => {
-            let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
             let config = match Config::from_args(&args) {
                 Ok(c) => Arc::new(c),
                 Err(err) => {
@@ -25,6 +22,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+            if config.log_json {
+                logs.json().init();
+            } else {
+                logs.init();
+            }
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(err) => {

@@ -50,6 +50,8 @@ pub struct AppState {
     pub account_public_access_block: crate::access::AccountPublicAccessBlock,
     pub metrics: crate::metrics::Metrics,
     pub ops: crate::ops::Ops,
+    /// The access log (one JSON line per request), when configured.
+    pub access_log: crate::audit::AccessLog,
     /// Server-side encryption: the keyring and the settings.
     pub sse: crate::sse::Encryption,
     /// The lifecycle day (from the configuration).
@@ -72,6 +74,7 @@ impl AppState {
         let ops = crate::ops::Ops::new(&config.data_dir, config.scrub_interval);
         let sse = crate::sse::Encryption::load(&config, &account_id)?;
         Ok(AppState {
+            access_log: crate::audit::AccessLog::start(&config.access_log)?,
             lifecycle_clock: config.lifecycle_clock,
             lifecycle_wake: tokio::sync::Notify::new(),
             sse,
@@ -124,10 +127,15 @@ pub async fn serve_s3(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        let (op, result) = dispatch(&state, req, &request_id, peer).await;
+        let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let client = crate::access::ClientInfo::resolve(peer, req.headers(), &state.config.trusted_proxies).addr;
+        let mut facts = Facts::default();
+        let (op, result) = dispatch(&state, req, &request_id, peer, &mut facts).await;
+        let mut error_code = None;
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
+                error_code = Some(err.code.as_str());
                 if err.status().is_server_error() {
                     tracing::error!(op, error = %err, "request failed");
                 } else {
@@ -160,10 +168,41 @@ pub async fn serve_s3(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "done"
         );
+        if state.access_log.enabled() {
+            state.access_log.record(&crate::audit::AccessRecord {
+                time: crate::xml::iso8601_ms(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                ),
+                request_id: &request_id,
+                principal: facts.principal.as_deref().unwrap_or("anonymous"),
+                user: facts.user.as_deref(),
+                operation: op,
+                bucket: facts.bucket.as_deref(),
+                key: facts.key.as_deref(),
+                status: response.status().as_u16(),
+                error_code,
+                bytes_in,
+                bytes_out,
+                duration_ms: started.elapsed().as_millis() as u64,
+                client: client.to_string(),
+                user_agent: user_agent.as_deref(),
+            });
+        }
         Ok(response)
     }
     .instrument(span)
     .await
+}
+
+/// What the access log records of a request, filled in as it is dispatched.
+#[derive(Debug, Default)]
+struct Facts {
+    principal: Option<String>,
+    user: Option<String>,
+    bucket: Option<String>,
+    key: Option<String>,
 }
 
 async fn dispatch(
@@ -171,6 +210,7 @@ async fn dispatch(
     req: Request<Incoming>,
     request_id: &str,
     peer: SocketAddr,
+    facts: &mut Facts,
 ) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
@@ -194,14 +234,22 @@ async fn dispatch(
             Err(err) => return ("Unknown", Err(err)),
         };
     let op = route.endpoint.name();
+    facts.bucket = route.bucket.clone();
+    facts.key = route.key.clone();
     let authenticated = match auth::authenticate(&parts, &state.identities, &state.config.region, SystemTime::now()) {
         Ok(a) => a,
         Err(err) => return (op, Err(err)),
     };
+    if let auth::Principal::AccessKey { access_key_id } = &authenticated.principal {
+        facts.principal = Some(access_key_id.clone());
+    }
     let access = match access::authorize(state, &parts, &query, &route, &authenticated.principal, peer).await {
         Ok(access) => access,
         Err(err) => return (op, Err(err)),
     };
+    if !access.caller.display_name.is_empty() {
+        facts.user = Some(access.caller.display_name.clone());
+    }
     let endpoint = route.endpoint;
     let ctx = RequestContext { state, parts: &parts, query: &query, route, payload: authenticated.payload, access };
     let result = handlers::handle(&ctx, body).await;
@@ -377,6 +425,17 @@ pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) 
     println!("coffer: S3 API listening on http://{}", server.s3_addr);
     println!("coffer: admin listening on http://{}", server.admin_addr);
     tracing::info!(s3_addr = %server.s3_addr, admin_addr = %server.admin_addr, "serving");
+    // SIGHUP: reopen the access log (after logrotate moved it).
+    let state = server.state.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reopening the access log");
+                state.access_log.reopen();
+            }
+        }
+    });
     wait_for_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await

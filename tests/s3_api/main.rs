@@ -12,6 +12,7 @@
 //! Modules:
 //! - `access`: bucket policies, Block Public Access, Object Ownership, ACLs,
 //!   anonymous requests, `aws:SourceIp` behind a real nginx.
+//! - `audit`: the access log (JSON lines, no secrets), JSON logs, `--version`.
 //! - `buckets`: create/head/list/location/delete bucket, names, pagination.
 //! - `objects`: put/get/head/delete, metadata and system headers, sizes around
 //!   engine thresholds, special keys, key and metadata limits, DeleteObjects,
@@ -55,6 +56,7 @@
 mod common;
 
 mod access;
+mod audit;
 mod buckets;
 mod checksums;
 mod copy;
