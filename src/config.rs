@@ -83,6 +83,9 @@ pub struct ServerArgs {
     /// SSE-S3 master key as base64 of 32 bytes, instead of the keyring's (environment only)
     #[arg(long, env = "COFFER_SSE_MASTER_KEY", hide = true, hide_env_values = true)]
     pub sse_master_key: Option<String>,
+    /// Settings of new buckets: current (AWS since April 2023: ACLs disabled, Block Public Access on) or legacy (ACLs enabled, no Block Public Access). Default current
+    #[arg(long, env = "COFFER_NEW_BUCKET_DEFAULTS")]
+    pub new_bucket_defaults: Option<String>,
     /// Log format of the server's own logs (stderr): text or json. Default text
     #[arg(long, env = "COFFER_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -127,6 +130,7 @@ impl Default for ServerArgs {
             scrub_interval_secs: None,
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
+            new_bucket_defaults: None,
             log_format: None,
             access_log: None,
             website_domain: None,
@@ -169,6 +173,7 @@ struct FileConfig {
     website_domain: Option<String>,
     log_format: Option<String>,
     access_log: Option<String>,
+    new_bucket_defaults: Option<String>,
 }
 
 /// `[account_public_access_block]`: the server-wide (account-level) Block
@@ -216,6 +221,8 @@ pub struct Config {
     pub scrub_bytes_per_sec: Option<u64>,
     /// Admin heal read rate limit (bytes/s); `None` = unlimited.
     pub heal_bytes_per_sec: Option<u64>,
+    /// New buckets get pre-2023 AWS settings (ACLs enabled, no Block Public Access).
+    pub legacy_bucket_defaults: bool,
     /// Server logs as JSON lines instead of text.
     pub log_json: bool,
     /// Where the access log goes.
@@ -353,7 +360,19 @@ impl Config {
         };
         let access_log =
             crate::audit::Target::parse(args.access_log.as_deref().or(file.access_log.as_deref()).unwrap_or("off"));
+        let legacy_bucket_defaults =
+            match args.new_bucket_defaults.clone().or(file.new_bucket_defaults).as_deref().map(str::trim) {
+                None | Some("current") => false,
+                Some("legacy") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        field: "new_bucket_defaults",
+                        message: format!("{other:?}: expected \"current\" or \"legacy\""),
+                    })
+                }
+            };
         let config = Config {
+            legacy_bucket_defaults,
             log_json,
             access_log,
             website_domain,

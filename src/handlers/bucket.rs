@@ -50,6 +50,11 @@ fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
     let owner = &ctx.state.owner;
     let owner_id = ctx.access.caller.canonical_id().unwrap_or(&owner.id).to_string();
     let mut attrs = BucketAttrs::new(owner_id, owner.display_name.clone(), ctx.state.config.region.clone());
+    if ctx.state.config.legacy_bucket_defaults {
+        // As AWS before April 2023: no ownership controls (ACLs work, object writer owns) and no Block Public Access.
+        attrs.ownership = None;
+        attrs.public_access_block = None;
+    }
     if let Some(value) = ctx.header("x-amz-object-ownership") {
         let ownership = policy::ObjectOwnership::parse(value.trim()).ok_or_else(|| {
             ApiError::invalid_argument("Invalid x-amz-object-ownership header")

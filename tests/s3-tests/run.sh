@@ -13,6 +13,9 @@
 # fails_on_aws are excluded, and so are the groups outside plain S3 (see
 # EXCLUDED below). Users: main is Coffer's root user, alt and tenant are IAM
 # users with an `s3:*` policy (Coffer has one account; see docs/s3-compat.md).
+# The server runs with --new-bucket-defaults legacy (the suite predates AWS's
+# April 2023 defaults), --allow-sse-c-over-http (the suite runs without TLS)
+# and two KMS keys created through the admin API.
 set -euo pipefail
 
 S3TESTS=$(cd "${1:?usage: run.sh S3TESTS_CHECKOUT [PYTEST_ARGS...]}" && pwd)
@@ -39,7 +42,7 @@ SK=coffer/s3tests+main=0123456789abcdefghij
 ADMIN_TOKEN=coffer-s3tests-admin-token
 COFFER_ROOT_ACCESS_KEY=$AK COFFER_ROOT_SECRET_KEY=$SK COFFER_ADMIN_TOKEN=$ADMIN_TOKEN \
     "$COFFER" server --data-dir "$DATA" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-    --allow-sse-c-over-http --test-lifecycle-day-ms 10000 > "$OUT/coffer.log" 2>&1 &
+    --allow-sse-c-over-http --new-bucket-defaults legacy --test-lifecycle-day-ms 10000 > "$OUT/coffer.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 600); do
@@ -59,6 +62,13 @@ user() { # NAME EMAIL -> "ACCESS SECRET"
 }
 read -r ALT_AK ALT_SK < <(user alt john.doe@example.com)
 read -r TEN_AK TEN_SK < <(user tenant tenanteduser@example.com)
+kms_key() { # ALIAS -> key id
+    COFFER_ADMIN_TOKEN=$ADMIN_TOKEN "$COFFER" admin --admin-endpoint "http://$ADMIN_EP" kms create --alias "$1" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+ADMIN_EP=$(grep -o "admin listening on http://[0-9.:]*[0-9]" "$OUT/coffer.log" | head -1 | sed 's|.*http://||')
+KMS1=$(kms_key s3tests-1)
+KMS2=$(kms_key s3tests-2)
 OWNER_ID=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK "$VENV/bin/python" -c "
 import boto3; s=boto3.client('s3', endpoint_url='$EP', region_name='us-east-1')
 print(s.list_buckets()['Owner']['ID'])")
@@ -83,6 +93,8 @@ api_name = us-east-1
 access_key = $AK
 secret_key = $SK
 lc_debug_interval = 10
+kms_keyid = $KMS1
+kms_keyid2 = $KMS2
 
 [s3 alt]
 display_name = alt
