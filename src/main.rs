@@ -61,8 +61,21 @@ async fn serve(config: Arc<Config>) -> Result<(), String> {
             c
         }
     };
-    let engine = Engine::open(EngineConfig::new(&config.data_dir))
-        .await
-        .map_err(|e| format!("cannot open the storage engine in {}: {e}", config.data_dir.display()))?;
+    // A successor started by a handover (SIGUSR2) waits for its predecessor to
+    // drain and release the data directory; connections wait in the sockets' queues.
+    let handover = std::env::var_os("COFFER_HANDOVER").is_some();
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(config.shutdown_grace_ms)
+        + std::time::Duration::from_secs(30);
+    let engine = loop {
+        match Engine::open(EngineConfig::new(&config.data_dir)).await {
+            Ok(engine) => break engine,
+            Err(e) if handover && std::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "waiting for the previous process to release the data directory");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(format!("cannot open the storage engine in {}: {e}", config.data_dir.display())),
+        }
+    };
     coffer::server::run(config, engine, credentials).await.map_err(|e| e.to_string())
 }

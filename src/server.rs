@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -50,6 +50,9 @@ pub struct AppState {
     pub account_public_access_block: crate::access::AccountPublicAccessBlock,
     pub metrics: crate::metrics::Metrics,
     pub ops: crate::ops::Ops,
+    /// Shutting down or handing over: responses carry `Connection: close`, so
+    /// that clients and proxies stop reusing connections before they close.
+    pub draining: AtomicBool,
     /// The access log (one JSON line per request), when configured.
     pub access_log: crate::audit::AccessLog,
     /// Server-side encryption: the keyring and the settings.
@@ -75,6 +78,7 @@ impl AppState {
         let sse = crate::sse::Encryption::load(&config, &account_id)?;
         Ok(AppState {
             access_log: crate::audit::AccessLog::start(&config.access_log)?,
+            draining: AtomicBool::new(false),
             lifecycle_clock: config.lifecycle_clock,
             lifecycle_wake: tokio::sync::Notify::new(),
             sse,
@@ -150,6 +154,9 @@ pub async fn serve_s3(
             headers.insert("x-amz-id-2", value);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
+        if state.draining.load(Ordering::Relaxed) {
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let bytes_out = if head {
             0
         } else {
@@ -299,6 +306,9 @@ pub enum Listener {
 
 /// Accepts connections until `shutdown` resolves, then waits (bounded) for
 /// in-flight connections to finish.
+/// How long a draining listener waits for clients to close their connections.
+const DRAIN_LINGER: Duration = Duration::from_secs(2);
+
 pub async fn run_listener(
     listener: TcpListener,
     kind: Listener,
@@ -306,6 +316,7 @@ pub async fn run_listener(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
     loop {
         tokio::select! {
@@ -333,16 +344,27 @@ pub async fn run_listener(
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
+                let open = open_connections.clone();
+                open.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
+                    open.fetch_sub(1, Ordering::Relaxed);
                 });
             }
             _ = shutdown.changed() => break,
         }
     }
     drop(listener);
+    // Let clients finish with their connections: each answer now says
+    // `Connection: close`, so a proxy's idle connection is closed by the proxy
+    // after its next request instead of by us while it may be sending one.
+    // Whatever is still open after the linger is closed gracefully.
+    let linger = Instant::now() + DRAIN_LINGER;
+    while open_connections.load(Ordering::Relaxed) > 0 && Instant::now() < linger {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let grace = Duration::from_millis(state.config.shutdown_grace_ms);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(?kind, "in-flight requests did not finish within the shutdown grace period");
@@ -353,6 +375,8 @@ pub async fn run_listener(
 pub struct RunningServer {
     pub s3_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// Duplicates of the listening sockets, handed to a successor process.
+    listener_fds: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
     state: Arc<AppState>,
     engine: Engine,
     stop: tokio::sync::watch::Sender<bool>,
@@ -374,8 +398,17 @@ impl RunningServer {
         engine: Engine,
         identities: Identities,
     ) -> std::io::Result<Self> {
-        let s3 = TcpListener::bind(config.listen).await?;
-        let admin = TcpListener::bind(config.admin_listen).await?;
+        // Listening sockets handed over by a predecessor (or by systemd socket
+        // activation), else bound here.
+        let (s3, admin) = match inherited_listeners()? {
+            Some((s3, admin)) => {
+                tracing::info!("serving on inherited listening sockets");
+                (s3, admin)
+            }
+            None => (TcpListener::bind(config.listen).await?, TcpListener::bind(config.admin_listen).await?),
+        };
+        use std::os::fd::AsFd;
+        let listener_fds = Some((s3.as_fd().try_clone_to_owned()?, admin.as_fd().try_clone_to_owned()?));
         let s3_addr: SocketAddr = s3.local_addr()?;
         let admin_addr: SocketAddr = admin.local_addr()?;
         let account_bpa =
@@ -395,13 +428,35 @@ impl RunningServer {
             tracing::warn!("no admin token configured (COFFER_ADMIN_TOKEN): the admin API and /metrics answer 401");
         }
         state.set_ready(true);
-        Ok(RunningServer { s3_addr, admin_addr, state, engine, stop, tasks, background })
+        Ok(RunningServer { s3_addr, admin_addr, listener_fds, state, engine, stop, tasks, background })
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by the
     /// configured grace period) and flushes the engine.
+    /// Starts a new `coffer server` with the same arguments on the same
+    /// listening sockets (zero-downtime restart or upgrade): it opens the data
+    /// directory as soon as this process has released it, while connections
+    /// wait in the sockets' queues. The caller then shuts this process down.
+    pub fn spawn_successor(&self) -> std::io::Result<std::process::Child> {
+        use command_fds::{CommandFdExt, FdMapping};
+        let (s3, admin) = self.listener_fds.as_ref().ok_or_else(|| std::io::Error::other("no listening sockets"))?;
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.args(std::env::args_os().skip(1))
+            .env("LISTEN_FDS", "2")
+            .env("COFFER_HANDOVER", "1")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS_FIRST_FD")
+            .fd_mappings(vec![
+                FdMapping { parent_fd: s3.try_clone()?, child_fd: 3 },
+                FdMapping { parent_fd: admin.try_clone()?, child_fd: 4 },
+            ])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        cmd.spawn()
+    }
+
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.state.set_ready(false);
+        self.state.draining.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -420,6 +475,20 @@ impl RunningServer {
 
 /// Runs the server until SIGTERM/SIGINT, printing the listener addresses,
 /// then shuts down gracefully.
+/// The listening sockets passed by a predecessor or systemd (`LISTEN_FDS`): S3 first, admin second.
+fn inherited_listeners() -> std::io::Result<Option<(TcpListener, TcpListener)>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() < 2 {
+        return Ok(None);
+    }
+    let (Some(s3), Some(admin)) = (fds.take_tcp_listener(0)?, fds.take_tcp_listener(1)?) else {
+        return Err(std::io::Error::other("LISTEN_FDS: the first two descriptors must be TCP listening sockets"));
+    };
+    s3.set_nonblocking(true)?;
+    admin.set_nonblocking(true)?;
+    Ok(Some((TcpListener::from_std(s3)?, TcpListener::from_std(admin)?)))
+}
+
 pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) -> std::io::Result<()> {
     let server = RunningServer::start(config, engine, credentials).await?;
     println!("coffer: S3 API listening on http://{}", server.s3_addr);
@@ -436,23 +505,44 @@ pub async fn run(config: Arc<Config>, engine: Engine, credentials: Credentials) 
             }
         }
     });
-    wait_for_signal().await;
+    println!("coffer: serving as pid {}", std::process::id());
+    loop {
+        match wait_for_signal().await {
+            Signal::Stop => break,
+            Signal::Handover => match server.spawn_successor() {
+                Ok(child) => {
+                    println!("coffer: handing over to pid {}", child.id());
+                    tracing::info!(successor = child.id(), "handing the listening sockets over, draining");
+                    break;
+                }
+                Err(err) => tracing::error!(error = %err, "cannot start a successor; still serving"),
+            },
+        }
+    }
     tracing::info!("shutting down");
     server.shutdown().await
 }
 
-async fn wait_for_signal() {
+enum Signal {
+    /// SIGTERM or SIGINT: drain and exit.
+    Stop,
+    /// SIGUSR2: start a successor on the same sockets, then drain and exit.
+    Handover,
+}
+
+async fn wait_for_signal() -> Signal {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot install SIGTERM handler");
+    let (mut term, mut usr2) = match (signal(SignalKind::terminate()), signal(SignalKind::user_defined2())) {
+        (Ok(t), Ok(u)) => (t, u),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::error!(error = %err, "cannot install signal handlers");
             let _ = tokio::signal::ctrl_c().await;
-            return;
+            return Signal::Stop;
         }
     };
     tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => Signal::Stop,
+        _ = tokio::signal::ctrl_c() => Signal::Stop,
+        _ = usr2.recv() => Signal::Handover,
     }
 }

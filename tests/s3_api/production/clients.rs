@@ -22,8 +22,9 @@ fn boto3_python() -> String {
     py
 }
 
-/// aws-sdk-s3 over HTTPS, trusting the test CA (rustls).
-fn tls_client(endpoint: &str, ca: &Path) -> Client {
+/// aws-sdk-s3 over HTTPS, trusting the test CA (rustls), without retries:
+/// every failure the server or proxy causes is seen.
+pub(super) fn tls_client(endpoint: &str, ca: &Path) -> Client {
     let pem = std::fs::read(ca).expect("ca");
     let context = tls::TlsContext::builder()
         .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
@@ -41,6 +42,7 @@ fn tls_client(endpoint: &str, ca: &Path) -> Client {
             .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "coffer-tls"))
             .http_client(http)
             .force_path_style(true)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
             .build(),
     )
 }

@@ -5,6 +5,7 @@
 //! its ports, certificate paths and domain substituted.
 
 mod clients;
+mod restart;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
