@@ -23,6 +23,7 @@ pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod error;
 pub mod handlers;

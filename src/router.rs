@@ -55,6 +55,9 @@ pub enum Endpoint {
     DeleteBucketTagging,
     PutBucketVersioning,
     ListObjectVersions,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
     GetBucketWebsite,
     PutBucketWebsite,
     DeleteBucketWebsite,
@@ -121,6 +124,9 @@ impl Endpoint {
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::GetBucketCors => "GetBucketCors",
+            Endpoint::PutBucketCors => "PutBucketCors",
+            Endpoint::DeleteBucketCors => "DeleteBucketCors",
             Endpoint::GetBucketWebsite => "GetBucketWebsite",
             Endpoint::PutBucketWebsite => "PutBucketWebsite",
             Endpoint::DeleteBucketWebsite => "DeleteBucketWebsite",
@@ -155,7 +161,6 @@ pub struct Route {
 const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("accelerate", "BucketAccelerateConfiguration"),
     ("analytics", "BucketAnalyticsConfiguration"),
-    ("cors", "BucketCors"),
     ("intelligent-tiering", "BucketIntelligentTieringConfiguration"),
     ("inventory", "BucketInventoryConfiguration"),
     ("logging", "BucketLogging"),
@@ -306,7 +311,7 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
 /// The access-control sub-resources of a bucket: policy, ACL, ownership, Block Public Access.
 fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option<Result<Endpoint, ApiError>> {
     use Endpoint::*;
-    let table: [(&str, [Option<Endpoint>; 3]); 10] = [
+    let table: [(&str, [Option<Endpoint>; 3]); 11] = [
         // sub-resource, [GET, PUT, DELETE]
         ("policy", [Some(GetBucketPolicy), Some(PutBucketPolicy), Some(DeleteBucketPolicy)]),
         ("policyStatus", [Some(GetBucketPolicyStatus), None, None]),
@@ -320,6 +325,7 @@ fn bucket_access_endpoint(method: &Method, query: &[(String, String)]) -> Option
         ("encryption", [Some(GetBucketEncryption), Some(PutBucketEncryption), Some(DeleteBucketEncryption)]),
         ("object-lock", [Some(GetObjectLockConfiguration), Some(PutObjectLockConfiguration), None]),
         ("website", [Some(GetBucketWebsite), Some(PutBucketWebsite), Some(DeleteBucketWebsite)]),
+        ("cors", [Some(GetBucketCors), Some(PutBucketCors), Some(DeleteBucketCors)]),
         (
             "lifecycle",
             [
@@ -423,6 +429,7 @@ mod tests {
             (Method::GET, "/b?object-lock", GetObjectLockConfiguration),
             (Method::PUT, "/b?lifecycle", PutBucketLifecycleConfiguration),
             (Method::GET, "/b?website", GetBucketWebsite),
+            (Method::PUT, "/b?cors", PutBucketCors),
             (Method::DELETE, "/b?website", DeleteBucketWebsite),
             (Method::DELETE, "/b?lifecycle", DeleteBucketLifecycleConfiguration),
             (Method::PUT, "/b?object-lock", PutObjectLockConfiguration),
@@ -456,7 +463,7 @@ mod tests {
             (Method::DELETE, "/b?publicAccessBlock", DeletePublicAccessBlock),
             (Method::GET, "/b/k?acl", GetObjectAcl),
             (Method::PUT, "/b/k?acl", PutObjectAcl),
-            (Method::GET, "/b?cors", Unsupported("BucketCors")),
+            (Method::GET, "/b?cors", GetBucketCors),
             (Method::GET, "/b?tagging", GetBucketTagging),
             (Method::PUT, "/b?tagging", PutBucketTagging),
             (Method::DELETE, "/b?tagging", DeleteBucketTagging),

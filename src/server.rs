@@ -132,6 +132,8 @@ pub async fn serve_s3(
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
         let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let method = req.method().clone();
         let client = crate::access::ClientInfo::resolve(peer, req.headers(), &state.config.trusted_proxies).addr;
         let mut facts = Facts::default();
         let (op, result) = dispatch(&state, req, &request_id, peer, &mut facts).await;
@@ -156,6 +158,20 @@ pub async fn serve_s3(
         headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
         if state.draining.load(Ordering::Relaxed) {
             headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        // A browser's actual request (success or error) gets the CORS headers its origin is allowed.
+        if let (Some(origin), Some(bucket)) = (origin.as_deref(), facts.bucket.as_deref()) {
+            if method != Method::OPTIONS {
+                if let Ok(info) = state.engine.get_bucket(bucket).await {
+                    let attrs = crate::handlers::attrs::BucketAttrs::decode(&info.attrs).ok();
+                    crate::cors::decorate(
+                        attrs.as_ref().and_then(|a| a.cors.as_deref()),
+                        Some(origin),
+                        &method,
+                        response.headers_mut(),
+                    );
+                }
+            }
         }
         let bytes_out = if head {
             0
@@ -223,6 +239,21 @@ async fn dispatch(
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
     if let Some(bucket) = crate::router::bucket_from_host(host, state.config.website_domain.as_deref()) {
         return ("Website", Ok(crate::website::serve::serve(state, &parts, &bucket, peer, request_id).await));
+    }
+    if parts.method == Method::OPTIONS {
+        // CORS preflight: answered from the bucket's rules, without authentication.
+        let bucket = crate::router::bucket_from_host(host, state.config.domain.as_deref()).or_else(|| {
+            parts.uri.path().trim_start_matches('/').split('/').next().filter(|b| !b.is_empty()).map(str::to_string)
+        });
+        facts.bucket = bucket.clone();
+        let attrs = match &bucket {
+            Some(b) => match state.engine.get_bucket(b).await {
+                Ok(info) => crate::handlers::attrs::BucketAttrs::decode(&info.attrs).ok(),
+                Err(e) => return ("PreflightRequest", Err(e.into())),
+            },
+            None => None,
+        };
+        return ("PreflightRequest", crate::cors::preflight(&parts.headers, attrs.as_ref()));
     }
     if iam::api::is_iam_request(&parts) {
         let svc = iam::api::IamService {

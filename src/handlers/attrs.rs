@@ -40,6 +40,9 @@ pub struct BucketAttrs {
     /// `Enabled` or `Suspended` once PutBucketVersioning was called; `None`: never versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<String>,
+    /// CORS rules (PutBucketCors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<crate::cors::Rule>>,
     /// Static website hosting (PutBucketWebsite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<crate::website::config::Website>,
@@ -70,6 +73,7 @@ impl BucketAttrs {
             tags: None,
             versioning: None,
             lifecycle: None,
+            cors: None,
             website: None,
             object_lock: None,
             encryption: None,

@@ -91,7 +91,7 @@ async fn unsupported_methods_and_operations() {
     for (method, path) in [
         ("PATCH", ctx.path("k")),
         ("PATCH", format!("/{}", ctx.bucket)),
-        ("GET", format!("/{}?website", ctx.bucket)),
+        ("GET", format!("/{}?accelerate", ctx.bucket)),
         ("PUT", format!("/{}?replication", ctx.bucket)),
         ("GET", format!("/{}?inventory", ctx.bucket)),
         ("GET", format!("/{}?analytics", ctx.bucket)),

@@ -20,6 +20,7 @@
 //! - `ranges`: Range requests and GET/HEAD conditionals with AWS precedence,
 //!   response-* overrides.
 //! - `copy`: CopyObject directives, self-copy, copy-source conditionals.
+//! - `cors`: bucket CORS rules, preflight, CORS headers on responses.
 //! - `checksums`: every SDK checksum algorithm, checksum mode, BadDigest,
 //!   InvalidDigest, ranged GET without full-object checksum.
 //! - `listing`: ListObjectsV2 and v1: prefix, delimiter, paging, start-after,
@@ -60,6 +61,7 @@ mod audit;
 mod buckets;
 mod checksums;
 mod copy;
+mod cors;
 mod errors;
 mod expiration;
 mod iam;
