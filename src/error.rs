@@ -78,6 +78,9 @@ pub enum S3ErrorCode {
     NoSuchWebsiteConfiguration,
     NoSuchCORSConfiguration,
     AccessForbidden,
+    MalformedPOSTRequest,
+    MaxPostPreDataLengthExceeded,
+    InvalidPolicyDocument,
     ObjectLockConfigurationNotFoundError,
     NoSuchObjectLockConfiguration,
     ServerSideEncryptionConfigurationNotFoundError,
@@ -153,6 +156,9 @@ impl S3ErrorCode {
             NoSuchWebsiteConfiguration => S::NOT_FOUND,
             NoSuchCORSConfiguration => S::NOT_FOUND,
             AccessForbidden => S::FORBIDDEN,
+            MalformedPOSTRequest => S::BAD_REQUEST,
+            MaxPostPreDataLengthExceeded => S::BAD_REQUEST,
+            InvalidPolicyDocument => S::BAD_REQUEST,
             ObjectLockConfigurationNotFoundError => S::NOT_FOUND,
             NoSuchObjectLockConfiguration => S::NOT_FOUND,
             KmsDisabled => S::BAD_REQUEST,
@@ -228,6 +234,9 @@ impl S3ErrorCode {
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             AccessForbidden => "AccessForbidden",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
+            MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
             ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
             NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             KmsDisabled => "KMS.DisabledException",
@@ -294,6 +303,9 @@ impl ApiError {
     }
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(S3ErrorCode::InvalidArgument, message)
+    }
+    pub fn invalid_policy_document(message: impl Into<String>) -> Self {
+        Self::new(S3ErrorCode::InvalidPolicyDocument, message)
     }
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(S3ErrorCode::InvalidRequest, message)

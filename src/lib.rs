@@ -31,6 +31,7 @@ pub mod iam;
 pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
+pub mod post_object;
 pub mod response;
 pub mod router;
 pub mod server;

@@ -55,6 +55,7 @@ pub enum Endpoint {
     DeleteBucketTagging,
     PutBucketVersioning,
     ListObjectVersions,
+    PostObject,
     GetBucketCors,
     PutBucketCors,
     DeleteBucketCors,
@@ -124,6 +125,7 @@ impl Endpoint {
             Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::PostObject => "PostObject",
             Endpoint::GetBucketCors => "GetBucketCors",
             Endpoint::PutBucketCors => "PutBucketCors",
             Endpoint::DeleteBucketCors => "DeleteBucketCors",
@@ -303,7 +305,7 @@ fn bucket_endpoint(method: &Method, query: &[(String, String)]) -> Result<Endpoi
         Method::GET if query.iter().any(|(n, v)| n == "list-type" && v == "2") => Ok(Endpoint::ListObjectsV2),
         Method::GET => Ok(Endpoint::ListObjects),
         Method::POST if has(query, "delete") => Ok(Endpoint::DeleteObjects),
-        Method::POST => Ok(Endpoint::Unsupported("PostObject")),
+        Method::POST => Ok(Endpoint::PostObject),
         _ => Err(method_not_allowed()),
     }
 }

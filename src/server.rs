@@ -274,6 +274,11 @@ async fn dispatch(
     let op = route.endpoint.name();
     facts.bucket = route.bucket.clone();
     facts.key = route.key.clone();
+    if route.endpoint == Endpoint::PostObject {
+        // A browser form: authenticated by its signed policy, not by the request's headers.
+        let bucket = route.bucket.clone().unwrap_or_default();
+        return (op, crate::post_object::handle(state, &parts, body, &bucket, peer).await);
+    }
     let authenticated = match auth::authenticate(&parts, &state.identities, &state.config.region, SystemTime::now()) {
         Ok(a) => a,
         Err(err) => return (op, Err(err)),

@@ -75,7 +75,7 @@ pub fn primary_action(endpoint: Endpoint) -> Option<(&'static str, Target)> {
         PutObjectLegalHold => ("s3:PutObjectLegalHold", Object),
         GetBucketEncryption => ("s3:GetEncryptionConfiguration", Bucket),
         PutBucketEncryption | DeleteBucketEncryption => ("s3:PutEncryptionConfiguration", Bucket),
-        DeleteObjects | Unsupported(_) => return None,
+        DeleteObjects | PostObject | Unsupported(_) => return None,
     })
 }
 

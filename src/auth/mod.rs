@@ -675,3 +675,42 @@ fn redact_keys(canonical_request: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Verifies the SigV4 signature of a browser POST policy (`x-amz-signature`
+/// over the base64 policy, with the signing key of `x-amz-credential`);
+/// returns the access key id it was signed with.
+pub fn verify_post_policy(
+    store: &dyn CredentialStore,
+    region: &str,
+    policy_b64: &str,
+    credential: &str,
+    signature: &str,
+) -> Result<String, ApiError> {
+    let bad = |m: &str| ApiError::invalid_argument(m.to_string()).with_extra("ArgumentName", "x-amz-credential");
+    let credential = parse_credential(credential).ok_or_else(|| bad("Invalid x-amz-credential"))?;
+    check_scope(&credential, region, &["s3"]).map_err(|m| bad(&m))?;
+    let secret = store.secret_key(&credential.access_key_id).ok_or_else(|| {
+        ApiError::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+        .with_extra("AWSAccessKeyId", credential.access_key_id.clone())
+    })?;
+    let scope_time = scope_date_time(&credential.date).ok_or_else(|| bad("Invalid date in x-amz-credential"))?;
+    let signing_key: Zeroizing<Vec<u8>> = Zeroizing::new(
+        aws_sigv4::sign::v4::generate_signing_key(secret.expose(), scope_time, &credential.region, &credential.service)
+            .as_ref()
+            .to_vec(),
+    );
+    let expected = aws_sigv4::sign::v4::calculate_signature(signing_key.as_slice(), policy_b64.as_bytes());
+    if !signatures_equal(&expected, signature) {
+        return Err(ApiError::new(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+        .with_extra("AWSAccessKeyId", credential.access_key_id.clone())
+        .with_extra("StringToSign", policy_b64.to_string())
+        .with_extra("SignatureProvided", signature.to_string()));
+    }
+    Ok(credential.access_key_id)
+}

@@ -113,6 +113,7 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
         Endpoint::GetBucketVersioning => versioning::handle_get_bucket_versioning(ctx).await,
         Endpoint::PutBucketVersioning => versioning::handle_put_bucket_versioning(ctx, body).await,
         Endpoint::ListObjectVersions => versioning::handle_list_object_versions(ctx).await,
+        Endpoint::PostObject => Err(ApiError::internal("POST Object is served before authentication")),
         Endpoint::GetBucketCors => crate::cors::handle_get(ctx).await,
         Endpoint::PutBucketCors => crate::cors::handle_put(ctx, body).await,
         Endpoint::DeleteBucketCors => crate::cors::handle_delete(ctx).await,

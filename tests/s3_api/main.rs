@@ -38,6 +38,7 @@
 //!   ListObjectVersions paging and delimiters, the null version, copies from a version.
 //! - `object_lock`: Object Lock buckets, retention (GOVERNANCE, COMPLIANCE), legal hold, defaults.
 //! - `website`: static website hosting on the website host suffix.
+//! - `post_object`: browser form uploads with signed POST policies.
 //! - `production`: behind a real nginx with TLS (`docs/nginx/coffer.conf`):
 //!   aws-sdk-s3, awscli, boto3, rclone, s3cmd, curl presigned, virtual hosts.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
@@ -71,6 +72,7 @@ mod multipart;
 mod object_lock;
 mod objects;
 mod ops;
+mod post_object;
 mod production;
 mod ranges;
 mod raw_auth;
