@@ -13,6 +13,7 @@
 //! - `access`: bucket policies, Block Public Access, Object Ownership, ACLs,
 //!   anonymous requests, `aws:SourceIp` behind a real nginx.
 //! - `audit`: the access log (JSON lines, no secrets), JSON logs, `--version`.
+//! - `browser`: headless Chromium uploads cross-origin (presigned PUT, POST form).
 //! - `buckets`: create/head/list/location/delete bucket, names, pagination.
 //! - `objects`: put/get/head/delete, metadata and system headers, sizes around
 //!   engine thresholds, special keys, key and metadata limits, DeleteObjects,
@@ -59,6 +60,7 @@ mod common;
 
 mod access;
 mod audit;
+mod browser;
 mod buckets;
 mod checksums;
 mod copy;
