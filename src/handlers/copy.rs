@@ -41,6 +41,40 @@ pub struct CopySource {
     pub attrs: ObjectAttrs,
 }
 
+impl CopySource {
+    /// Checks the request's copy-source SSE-C key; returns the source's keys
+    /// and its plaintext view (what conditions and ranges apply to).
+    pub fn open(&self, ctx: &RequestContext<'_>) -> Result<(Option<crate::sse::OpenKeys>, ObjectInfo), ApiError> {
+        let keys = open_stored(ctx, &self.attrs, &self.bucket, &self.key, request::COPY_SOURCE_CUSTOMER)?;
+        Ok((keys, crate::sse::plain_view(&self.stored, self.attrs.sse.as_ref())?))
+    }
+
+    /// Streams plaintext `range` of the source, refusing a source that changed since it was loaded.
+    pub async fn read(
+        &self,
+        ctx: &RequestContext<'_>,
+        keys: Option<&crate::sse::OpenKeys>,
+        range: (u64, u64),
+    ) -> Result<crate::sse::stream::ByteStream, ApiError> {
+        let (read_info, reader) = crate::sse::read_plain(
+            &ctx.state.engine,
+            (&self.bucket, &self.key, self.version.as_deref()),
+            &self.stored,
+            self.attrs.sse.as_ref(),
+            keys,
+            range,
+        )
+        .await?;
+        if read_info.etag != self.stored.etag {
+            return Err(ApiError::new(
+                S3ErrorCode::PreconditionFailed,
+                "The copy source changed while it was being read",
+            ));
+        }
+        Ok(reader)
+    }
+}
+
 /// Loads the copy source; a delete marker is not a source.
 pub async fn copy_source(ctx: &RequestContext<'_>) -> Result<CopySource, ApiError> {
     let (bucket, key, version) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
@@ -92,9 +126,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         Some("REPLACE") => true,
         Some(_) => return Err(ApiError::invalid_argument("Unknown metadata directive.")),
     };
-    let (src_stored, src_attrs) = (source.stored, source.attrs);
-    let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
-    let src_info = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
+    let (src_keys, src_info) = source.open(ctx)?;
     check_copy_source_conditions(ctx, &src_info)?;
     let same_object = src_bucket == ctx.bucket() && src_key == ctx.key();
     let storage_class_change = ctx.header("x-amz-storage-class").is_some();
@@ -107,18 +139,8 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     }
     // The copy is encrypted as its own request (or the target bucket's default) says, never as the source.
     let keys = plan_write(ctx)?;
-    let (read_info, mut reader) = crate::sse::read_plain(
-        engine,
-        (&src_bucket, &src_key, source.version.as_deref()),
-        &src_stored,
-        src_attrs.sse.as_ref(),
-        src_keys.as_ref(),
-        (0, src_info.size_bytes),
-    )
-    .await?;
-    if read_info.etag != src_stored.etag {
-        return Err(ApiError::new(S3ErrorCode::PreconditionFailed, "The copy source changed while it was being read"));
-    }
+    let mut reader = source.read(ctx, src_keys.as_ref(), (0, src_info.size_bytes)).await?;
+    let (src_stored, src_attrs) = (&source.stored, &source.attrs);
     let mut attrs = if replace {
         ObjectAttrs::from_request_headers(&ctx.parts.headers)?
     } else {

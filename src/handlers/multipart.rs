@@ -191,25 +191,11 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
     let keys = open_stored(ctx, &upload_attrs.object, ctx.bucket(), ctx.key(), request::CUSTOMER)?;
     let source = copy_source(ctx).await?;
-    let (src_bucket, src_key) = (source.bucket.clone(), source.key.clone());
-    let (src_stored, src_attrs) = (source.stored, source.attrs);
-    let src_keys = open_stored(ctx, &src_attrs, &src_bucket, &src_key, request::COPY_SOURCE_CUSTOMER)?;
-    let src = crate::sse::plain_view(&src_stored, src_attrs.sse.as_ref())?;
+    let (src_keys, src) = source.open(ctx)?;
     check_copy_source_conditions(ctx, &src)?;
     let range =
         copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?.unwrap_or((0, src.size_bytes));
-    let (read_info, mut reader) = crate::sse::read_plain(
-        engine,
-        (&src_bucket, &src_key, source.version.as_deref()),
-        &src_stored,
-        src_attrs.sse.as_ref(),
-        src_keys.as_ref(),
-        range,
-    )
-    .await?;
-    if read_info.etag != src.etag {
-        return Err(ApiError::new(S3ErrorCode::PreconditionFailed, "The copy source changed while it was being read"));
-    }
+    let mut reader = source.read(ctx, src_keys.as_ref(), range).await?;
     let mut hasher = upload_attrs.checksum.map(|(alg, _)| alg.hasher());
     let mut md5 = md5::Md5::new();
     let mut writer = engine.part_writer(ctx.bucket(), ctx.key(), upload_id(ctx), number).await?;

@@ -65,14 +65,20 @@ pub(crate) fn abort_all_ops(db: &rocksdb::DB, bucket: &str, ops: &mut Vec<Op>) -
             break;
         }
         let (_, _, upload_id) = keys::decode_upload_key(k)?;
-        ops.push(Op::Delete(CF_UPLOADS, k.to_vec()));
-        for (n, r) in all_parts(db, &upload_id)? {
-            ops.push(Op::Delete(CF_PARTS, keys::part_key(&upload_id, n)));
-            free_chunk_ops(&r.chunk, ops);
-        }
+        abort_ops(db, k.to_vec(), &upload_id, ops)?;
         it.next();
     }
     it.status().map_err(|e| db_err("list uploads", e))
+}
+
+/// The ops that abort one upload: its record, its parts and their data.
+fn abort_ops(db: &rocksdb::DB, upload_key: Vec<u8>, upload_id: &str, ops: &mut Vec<Op>) -> Result<()> {
+    ops.push(Op::Delete(CF_UPLOADS, upload_key));
+    for (n, r) in all_parts(db, upload_id)? {
+        ops.push(Op::Delete(CF_PARTS, keys::part_key(upload_id, n)));
+        free_chunk_ops(&r.chunk, ops);
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -352,11 +358,8 @@ impl Engine {
         blocking(move || {
             inner.commit(|db| {
                 get_upload_rec(db, &bucket, &key, &upload_id)?;
-                let mut ops = vec![Op::Delete(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id))];
-                for (n, r) in all_parts(db, &upload_id)? {
-                    ops.push(Op::Delete(CF_PARTS, keys::part_key(&upload_id, n)));
-                    free_chunk_ops(&r.chunk, &mut ops);
-                }
+                let mut ops = Vec::new();
+                abort_ops(db, keys::upload_key(&bucket, &key, &upload_id), &upload_id, &mut ops)?;
                 Ok((ops, ()))
             })
         })
