@@ -22,6 +22,7 @@ use md5::Digest;
 use crate::auth::Principal;
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::attrs::ObjectAttrs;
+use crate::ops::now_ms;
 use crate::response::{self, Body};
 use crate::router::{Endpoint, Route};
 use crate::server::AppState;
@@ -129,10 +130,6 @@ impl Policy {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 /// Serves `POST /bucket` with a form.
 pub async fn handle(
     state: &AppState,
@@ -227,11 +224,7 @@ pub async fn handle(
     let access = crate::access::authorize(state, &auth_parts, &[], &route, &principal, peer).await?;
     let bucket_attrs =
         access.bucket.as_ref().map(|b| b.attrs.clone()).ok_or_else(|| ApiError::internal("POST without its bucket"))?;
-    let versioning = match bucket_attrs.versioning.as_deref() {
-        Some("Enabled") => storage_engine::Versioning::Enabled,
-        Some("Suspended") => storage_engine::Versioning::Suspended,
-        _ => storage_engine::Versioning::Unversioned,
-    };
+    let versioning = bucket_attrs.versioning_mode();
     let mut attrs = ObjectAttrs::from_request_headers(&headers)?;
     let keys = state.sse.plan_write(
         crate::sse::request::parse_write(&headers)?,

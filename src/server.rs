@@ -131,10 +131,15 @@ pub async fn serve_s3(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
         let method = req.method().clone();
-        let client = crate::access::ClientInfo::resolve(peer, req.headers(), &state.config.trusted_proxies).addr;
+        // What only the access log needs, read before the request is consumed (and only when it is on).
+        let audit = state.access_log.enabled().then(|| {
+            let user_agent =
+                req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let client = crate::access::ClientInfo::resolve(peer, req.headers(), &state.config.trusted_proxies).addr;
+            (user_agent, client)
+        });
         let mut facts = Facts::default();
         let (op, result) = dispatch(&state, req, &request_id, peer, &mut facts).await;
         let mut error_code = None;
@@ -162,15 +167,15 @@ pub async fn serve_s3(
         // A browser's actual request (success or error) gets the CORS headers its origin is allowed.
         if let (Some(origin), Some(bucket)) = (origin.as_deref(), facts.bucket.as_deref()) {
             if method != Method::OPTIONS {
-                if let Ok(info) = state.engine.get_bucket(bucket).await {
-                    let attrs = crate::handlers::attrs::BucketAttrs::decode(&info.attrs).ok();
-                    crate::cors::decorate(
-                        attrs.as_ref().and_then(|a| a.cors.as_deref()),
-                        Some(origin),
-                        &method,
-                        response.headers_mut(),
-                    );
-                }
+                // Rules already loaded with the bucket; read them only for a request refused before that.
+                let rules = match facts.cors.take() {
+                    Some(rules) => rules,
+                    None => match state.engine.get_bucket(bucket).await {
+                        Ok(info) => crate::handlers::attrs::BucketAttrs::decode(&info.attrs).ok().and_then(|a| a.cors),
+                        Err(_) => None,
+                    },
+                };
+                crate::cors::decorate(rules.as_deref(), Some(origin), &method, response.headers_mut());
             }
         }
         let bytes_out = if head {
@@ -191,13 +196,9 @@ pub async fn serve_s3(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "done"
         );
-        if state.access_log.enabled() {
+        if let Some((user_agent, client)) = audit {
             state.access_log.record(&crate::audit::AccessRecord {
-                time: crate::xml::iso8601_ms(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64),
-                ),
+                time: crate::xml::iso8601_ms(crate::ops::now_ms()),
                 request_id: &request_id,
                 principal: facts.principal.as_deref().unwrap_or("anonymous"),
                 user: facts.user.as_deref(),
@@ -226,6 +227,8 @@ struct Facts {
     user: Option<String>,
     bucket: Option<String>,
     key: Option<String>,
+    /// The bucket's CORS rules as authorization loaded them (`Some` once loaded).
+    cors: Option<Option<Vec<crate::cors::Rule>>>,
 }
 
 async fn dispatch(
@@ -292,6 +295,9 @@ async fn dispatch(
     };
     if !access.caller.display_name.is_empty() {
         facts.user = Some(access.caller.display_name.clone());
+    }
+    if parts.headers.contains_key(http::header::ORIGIN) {
+        facts.cors = Some(access.bucket.as_ref().and_then(|b| b.attrs.cors.clone()));
     }
     let endpoint = route.endpoint;
     let ctx = RequestContext { state, parts: &parts, query: &query, route, payload: authenticated.payload, access };

@@ -80,6 +80,15 @@ impl BucketAttrs {
         }
     }
 
+    /// The versioning state as the engine takes it.
+    pub fn versioning_mode(&self) -> storage_engine::Versioning {
+        match self.versioning.as_deref() {
+            Some("Enabled") => storage_engine::Versioning::Enabled,
+            Some("Suspended") => storage_engine::Versioning::Suspended,
+            _ => storage_engine::Versioning::Unversioned,
+        }
+    }
+
     /// The effective Object Ownership.
     pub fn object_ownership(&self) -> policy::ObjectOwnership {
         self.ownership.unwrap_or(policy::ObjectOwnership::ObjectWriter)

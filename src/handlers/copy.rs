@@ -81,9 +81,7 @@ pub async fn copy_source(ctx: &RequestContext<'_>) -> Result<CopySource, ApiErro
     let engine = &ctx.state.engine;
     let stored = match version.as_deref() {
         Some(v) => {
-            let valid =
-                v == storage_engine::NULL_VERSION || (v.len() == 24 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !valid {
+            if !super::versioning::valid_version_id(v) {
                 return Err(ApiError::invalid_argument("Invalid version id specified"));
             }
             let info = engine.head_version(&bucket, &key, v).await?;

@@ -9,7 +9,7 @@ mod conditions;
 mod copy;
 mod delete_objects;
 pub(crate) mod encryption;
-mod list;
+pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_checksum;
 pub(crate) mod object;

@@ -11,6 +11,7 @@ use super::attrs::{BucketAttrs, ObjectAttrs};
 use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::ops::now_ms;
 use crate::response::{self, Body};
 use crate::xml::{self, iso8601_ms, XmlWriter};
 
@@ -59,10 +60,6 @@ impl Mode {
 pub struct Retention {
     pub mode: Mode,
     pub until_ms: u64,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn parse_date(s: &str) -> Option<u64> {

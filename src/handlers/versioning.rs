@@ -16,11 +16,12 @@ use crate::xml::{self, iso8601_ms, XmlWriter};
 
 /// The versioning state of the request's bucket.
 pub fn mode(ctx: &RequestContext<'_>) -> Result<Versioning, ApiError> {
-    Ok(match ctx.loaded_bucket()?.attrs.versioning.as_deref() {
-        Some("Enabled") => Versioning::Enabled,
-        Some("Suspended") => Versioning::Suspended,
-        _ => Versioning::Unversioned,
-    })
+    Ok(ctx.loaded_bucket()?.attrs.versioning_mode())
+}
+
+/// Whether `v` is a version id Coffer could have made (or `null`).
+pub fn valid_version_id(v: &str) -> bool {
+    v == NULL_VERSION || (v.len() == 24 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The `versionId` query parameter, validated.
@@ -28,7 +29,7 @@ pub fn requested_version<'a>(ctx: &'a RequestContext<'_>) -> Result<Option<&'a s
     match ctx.query_param("versionId") {
         None => Ok(None),
         Some("") => Err(ApiError::invalid_argument("Version id cannot be the empty string")),
-        Some(v) if v == NULL_VERSION || (v.len() == 24 && v.bytes().all(|b| b.is_ascii_hexdigit())) => Ok(Some(v)),
+        Some(v) if valid_version_id(v) => Ok(Some(v)),
         Some(_) => Err(ApiError::invalid_argument("Invalid version id specified")),
     }
 }
@@ -57,11 +58,6 @@ pub async fn delete(ctx: &RequestContext<'_>, key: &str, version: Option<&str>) 
     let engine = &ctx.state.engine;
     match version {
         Some(id) => {
-            // The null version of a bucket that never had versioning is its object.
-            if id == NULL_VERSION && mode(ctx)? == Versioning::Unversioned {
-                engine.delete_object(ctx.bucket(), key).await?;
-                return Ok(Deleted { version_id: Some(id.to_string()), delete_marker: false });
-            }
             // A version under retention or legal hold stays.
             if ctx.loaded_bucket()?.attrs.object_lock.is_some() {
                 match engine.head_version(ctx.bucket(), key, id).await {

@@ -17,6 +17,7 @@ use storage_engine::{EngineError, ListRequest, VersionListRequest, Versioning};
 
 use super::{config::Lifecycle, expiration};
 use crate::handlers::attrs::{BucketAttrs, ObjectAttrs};
+use crate::ops::now_ms;
 use crate::server::AppState;
 
 /// What a pass did.
@@ -32,18 +33,6 @@ pub struct PassReport {
 /// Entries handled between two pauses of the pass.
 const BATCH: usize = 200;
 const PAUSE: Duration = Duration::from_millis(5);
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-fn versioning_of(attrs: &BucketAttrs) -> Versioning {
-    match attrs.versioning.as_deref() {
-        Some("Enabled") => Versioning::Enabled,
-        Some("Suspended") => Versioning::Suspended,
-        _ => Versioning::Unversioned,
-    }
-}
 
 /// Runs passes until `stop` changes.
 pub async fn run(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -70,7 +59,7 @@ pub async fn run_pass(state: &AppState) -> Result<PassReport, EngineError> {
     for bucket in state.engine.list_buckets().await? {
         let Ok(attrs) = BucketAttrs::decode(&bucket.attrs) else { continue };
         let Some(lc) = attrs.lifecycle.clone().filter(|l| l.rules.iter().any(|r| r.enabled)) else { continue };
-        let versioning = versioning_of(&attrs);
+        let versioning = attrs.versioning_mode();
         let result = async {
             expire_current(state, &bucket.name, &lc, versioning, &mut report).await?;
             if versioning != Versioning::Unversioned {

@@ -25,6 +25,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::ops::now_ms;
+
 /// File name of the keyring inside the data directory.
 pub const KEYRING_FILE: &str = "keyring.json";
 /// Alias of the KMS key used when a request names none (as AWS's managed key).
@@ -118,10 +120,6 @@ impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyring").field("path", &self.path).finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn random_key() -> Zeroizing<[u8; 32]> {

@@ -14,14 +14,11 @@ use super::config::{Redirect, Website};
 use crate::auth::{PayloadMode, Principal};
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::attrs::BucketAttrs;
+use crate::handlers::list::url_encode;
 use crate::handlers::RequestContext;
 use crate::response::{self, Body};
 use crate::router::{Endpoint, Route};
 use crate::server::AppState;
-
-/// Key bytes left as they are in a redirect location (RFC 3986 unreserved, and '/').
-const PATH_ENCODE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 fn html(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<Body> {
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
@@ -56,7 +53,7 @@ fn location(r: &Redirect, prefix: Option<&str>, key: &str, host: &str, secure: b
         (None, Some(p)) => format!("{p}{}", key.strip_prefix(prefix.unwrap_or("")).unwrap_or(key)),
         (None, None) => key.to_string(),
     };
-    let encoded = percent_encoding::utf8_percent_encode(&new_key, PATH_ENCODE).to_string();
+    let encoded = url_encode(&new_key);
     format!("{proto}://{host}/{encoded}")
 }
 
@@ -140,7 +137,7 @@ pub async fn serve(
         if !key.is_empty() && !key.ends_with('/') {
             let folder_index = format!("{key}/{index}");
             if fetch(state, parts, bucket, &folder_index, peer).await.is_ok() {
-                return redirect_to(302, &format!("/{}/", percent_encoding::utf8_percent_encode(&key, PATH_ENCODE)));
+                return redirect_to(302, &format!("/{}/", url_encode(&key)));
             }
         }
     }
