@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 
+use crate::common::nginx::free_port;
 use crate::common::{Ctx, Req};
 use crate::post_object::sign_policy;
 
@@ -21,10 +22,6 @@ impl Drop for PageServer {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn js(s: &str) -> String {

@@ -6,57 +6,19 @@
 //! hosts; nginx connects to Coffer from 127.0.0.1.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
+use crate::common::nginx::Nginx;
 use crate::common::{Ctx, ServerOptions};
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// A running nginx proxying to one upstream; killed (by PID) when dropped.
-struct Nginx {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-impl Nginx {
-    async fn start(upstream: SocketAddr) -> Nginx {
-        assert!(Path::new(NGINX).exists(), "{NGINX} is missing: install Debian's nginx package (.ci/run does)");
-        let dir = tempfile::Builder::new().prefix("coffer-nginx-").tempdir().expect("tempdir");
-        let port = free_port();
-        let d = dir.path().display();
-        let conf = format!(
-            r#"daemon off;
-master_process off;
-user root;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
+/// nginx proxying plainly to `upstream`, passing the client address and scheme.
+async fn nginx_to(upstream: SocketAddr) -> Nginx {
+    Nginx::start(|port, _| {
+        format!(
+            r#"    server {{
         listen 127.0.0.1:{port};
         client_max_body_size 0;
         location / {{
@@ -67,29 +29,10 @@ http {{
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
-    }}
-}}
-"#
-        );
-        let path = dir.path().join("nginx.conf");
-        std::fs::write(&path, conf).expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-c")
-            .arg(&path)
-            .arg("-p")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start; see {d}/error.log");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Nginx { child, addr, _dir: dir }
-    }
+    }}"#
+        )
+    })
+    .await
 }
 
 /// An anonymous GET from source address `from` to `to`, with extra headers; returns the status.
@@ -124,7 +67,7 @@ async fn source_ip_through_nginx_with_a_trusted_proxy() {
     ctx.put("doc", b"d".to_vec()).await;
     // A policy pinned to one address is not public: Block Public Access (on) lets it in.
     ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(source_ip_policy(&ctx.bucket)).send().await.expect("policy");
-    let nginx = Nginx::start(ctx.server.s3_addr).await;
+    let nginx = nginx_to(ctx.server.s3_addr).await;
     let path = ctx.path("doc");
     assert_eq!(get_from("127.0.0.2", nginx.addr, &path, &[]).await, 200, "allowed client through nginx");
     assert_eq!(get_from("127.0.0.3", nginx.addr, &path, &[]).await, 403, "other client through nginx");
@@ -140,7 +83,7 @@ async fn without_the_trusted_proxy_setting_forwarded_headers_count_for_nothing()
     let ctx = Ctx::new("proxy-untrusted").await;
     ctx.put("doc", b"d".to_vec()).await;
     ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(source_ip_policy(&ctx.bucket)).send().await.expect("policy");
-    let nginx = Nginx::start(ctx.server.s3_addr).await;
+    let nginx = nginx_to(ctx.server.s3_addr).await;
     let path = ctx.path("doc");
     // Coffer sees nginx (127.0.0.1) as the client and ignores its X-Forwarded-For.
     assert_eq!(get_from("127.0.0.2", nginx.addr, &path, &[]).await, 403);

@@ -9,6 +9,7 @@
 
 pub mod chunked;
 pub mod http;
+pub mod nginx;
 pub mod sdk;
 pub mod server;
 pub mod sign;

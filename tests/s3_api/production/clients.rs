@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls;
 
-use super::{run, Certs, Nginx, DOMAIN};
+use super::{nginx_with_shipped_conf, run, Certs, DOMAIN};
 use crate::common::server::{ACCESS_KEY, SECRET_KEY};
 use crate::common::{bucket_name, test_data, Server, ServerOptions};
 
@@ -73,7 +73,7 @@ async fn real_clients_through_nginx_over_tls() {
             .to_vec(),
     };
     let server = Server::start_with(options).await;
-    let nginx = Nginx::start(server.s3_addr, &certs, |c| c).await;
+    let nginx = nginx_with_shipped_conf(server.s3_addr, &certs, |c| c).await;
     let endpoint = format!("https://127.0.0.1:{}", nginx.addr.port());
     let bucket = bucket_name("via-nginx");
 
@@ -229,7 +229,7 @@ async fn a_wrong_host_header_shows_in_the_signature_error() {
     let certs = Certs::generate(work.path());
     let server = Server::start_with(ServerOptions::default()).await;
     // The classic mistake: `$host` drops the port the client signed.
-    let nginx = Nginx::start(server.s3_addr, &certs, |c| {
+    let nginx = nginx_with_shipped_conf(server.s3_addr, &certs, |c| {
         c.replace("proxy_set_header Host $http_host;", "proxy_set_header Host $host;")
     })
     .await;

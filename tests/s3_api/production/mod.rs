@@ -9,10 +9,10 @@ mod restart;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const NGINX: &str = "/usr/sbin/nginx";
+use crate::common::nginx::Nginx;
+
 /// The S3 domain of these tests (never resolved by DNS: clients pin it to 127.0.0.1).
 pub const DOMAIN: &str = "s3.coffer.test";
 
@@ -73,24 +73,6 @@ impl Certs {
     }
 }
 
-/// A running nginx with `docs/nginx/coffer.conf`; killed (by PID) when dropped.
-pub struct Nginx {
-    child: Child,
-    pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// The shipped configuration with this test's addresses, paths and domain.
 /// `edit` may change it further (a deliberately broken variant).
 pub fn render_conf(upstream: SocketAddr, port: u16, certs: &Certs, edit: impl Fn(String) -> String) -> String {
@@ -111,34 +93,11 @@ pub fn render_conf(upstream: SocketAddr, port: u16, certs: &Certs, edit: impl Fn
     edit(conf)
 }
 
-impl Nginx {
-    pub async fn start(upstream: SocketAddr, certs: &Certs, edit: impl Fn(String) -> String) -> Nginx {
-        assert!(Path::new(NGINX).exists(), "{NGINX} is missing: install Debian's nginx package (.ci/run does)");
-        let dir = tempfile::Builder::new().prefix("coffer-nginx-tls-").tempdir().expect("tempdir");
-        let port = free_port();
-        let d = dir.path().display();
-        std::fs::write(dir.path().join("coffer.conf"), render_conf(upstream, port, certs, edit)).expect("write conf");
-        let main = format!(
-            "daemon off;\nmaster_process off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\nhttp {{\n    access_log off;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n    include {d}/coffer.conf;\n}}\n"
-        );
-        let path = dir.path().join("nginx.conf");
-        std::fs::write(&path, main).expect("write nginx.conf");
-        run(Command::new(NGINX).arg("-t").arg("-c").arg(&path).arg("-p").arg(dir.path()));
-        let child = Command::new(NGINX)
-            .arg("-c")
-            .arg(&path)
-            .arg("-p")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start; see {d}/error.log");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Nginx { child, addr, _dir: dir }
-    }
+/// nginx with `docs/nginx/coffer.conf` in front of `upstream`; `edit` may change the file further.
+pub async fn nginx_with_shipped_conf(upstream: SocketAddr, certs: &Certs, edit: impl Fn(String) -> String) -> Nginx {
+    Nginx::start(|port, dir| {
+        std::fs::write(dir.join("coffer.conf"), render_conf(upstream, port, certs, edit)).expect("write conf");
+        format!("    include {}/coffer.conf;", dir.display())
+    })
+    .await
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::clients::tls_client;
-use super::{Certs, Nginx};
+use super::{nginx_with_shipped_conf, Certs};
 use crate::common::{bucket_name, test_data, Server, ServerOptions};
 
 /// Stops a process by PID (SIGTERM) when dropped: the successors are not children of the test.
@@ -42,7 +42,7 @@ async fn restarts_behind_nginx_lose_no_request() {
     let server = Server::start_with(options).await;
     let current = Arc::new(Mutex::new(server.pid()));
     let _stop_last = StopOnDrop(current.clone());
-    let nginx = Nginx::start(server.s3_addr, &certs, |c| c).await;
+    let nginx = nginx_with_shipped_conf(server.s3_addr, &certs, |c| c).await;
     let endpoint = format!("https://127.0.0.1:{}", nginx.addr.port());
     let s3 = tls_client(&endpoint, &certs.ca);
     let bucket = bucket_name("restart");
