@@ -45,8 +45,8 @@ pub(crate) struct Inner {
     pub pins: Mutex<HashMap<DataId, usize>>,
     /// Data ids being written or rebuilt: their files are not orphans.
     pub active: Mutex<HashSet<DataId>>,
-    /// Chunks found damaged by reads, for the next heal pass.
-    pub heal_queue: Mutex<HashSet<DataId>>,
+    /// Chunks found damaged by reads or written short of shards, for targeted repair.
+    pub heal_queue: Mutex<HashMap<DataId, Chunk>>,
     pub counters: Counters,
     pub heal_lock: tokio::sync::Mutex<()>,
     pub gc_notify: Arc<tokio::sync::Notify>,
@@ -211,6 +211,8 @@ pub struct EngineStats {
     /// Chunks reported damaged by reads and not yet healed.
     pub pending_heal: usize,
     pub commit_seq: u64,
+    /// Objects, versions and data bytes held, as of the last commit.
+    pub stored: crate::stored::StoredCounts,
 }
 
 /// The storage engine. Cheap to clone; every method may be called from any task.
@@ -457,6 +459,7 @@ impl Engine {
             orphans_collected: i.counters.orphans_collected.load(Ordering::Relaxed),
             pending_heal: lock(&i.heal_queue).len(),
             commit_seq: i.meta.seq(),
+            stored: i.meta.stored(),
         }
     }
 

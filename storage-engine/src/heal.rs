@@ -249,6 +249,28 @@ impl Engine {
     /// Verifies (and with `repair` heals) every object and stored part, after
     /// bringing failed zones back. Reads are throttled to `max_bytes_per_sec`.
     pub async fn heal_all(&self, repair: bool, max_bytes_per_sec: Option<u64>) -> Result<HealReport> {
+        let pass =
+            self.heal_pass(repair, max_bytes_per_sec, HealCursor::default(), |_, _| PassControl::Continue).await?;
+        Ok(pass.report)
+    }
+
+    /// A verify (and with `repair`, repair) pass from `start` to the end of
+    /// the metadata, in batches. After every batch `on_batch` sees where the
+    /// pass stands and what it found so far, and may stop it there (a paused
+    /// scrub); the pass also stops, unfinished, when the engine shuts down.
+    /// An unfinished pass resumes from its cursor.
+    ///
+    /// Only a repairing pass that started at the beginning and found nothing
+    /// unrecoverable marks rebuilt zones online and clears the heal queue: a
+    /// resumed pass did not see the part before its cursor since this process
+    /// started.
+    pub async fn heal_pass(
+        &self,
+        repair: bool,
+        max_bytes_per_sec: Option<u64>,
+        start: HealCursor,
+        mut on_batch: impl FnMut(&HealCursor, &HealReport) -> PassControl + Send,
+    ) -> Result<HealPass> {
         let _guard = self.inner.heal_lock.lock().await;
         if repair {
             for zone in 0..ZONE_COUNT {
@@ -261,47 +283,47 @@ impl Engine {
                 }
             }
         }
+        let whole = start == HealCursor::default();
         let started = Instant::now();
         let mut bytes_total = 0u64;
         let mut report = HealReport::default();
-        for cf_name in [CF_OBJECTS, CF_VERSIONS, CF_PARTS] {
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                if self.inner.shutting_down.load(Ordering::Acquire) {
-                    return Ok(report);
+        let mut cursor = start;
+        while let Some(&cf_name) = HEAL_TABLES.get(cursor.table) {
+            if self.inner.shutting_down.load(Ordering::Acquire) {
+                return Ok(HealPass { report, cursor, finished: false });
+            }
+            let inner = self.inner.clone();
+            let a = cursor.after.clone();
+            let (batch_report, last, bytes, more) = blocking(move || {
+                let batch = scan_batch(&inner, cf_name, a)?;
+                let more = batch.len() >= SCAN_BATCH;
+                let mut r = HealReport::default();
+                let mut bytes = 0;
+                let mut last = None;
+                for (k, chunks) in batch {
+                    bytes += heal_chunks(&inner, &chunks, repair, &mut r)?;
+                    last = Some(k);
                 }
-                let inner = self.inner.clone();
-                let a = after.clone();
-                let (batch_report, last, bytes, more) = blocking(move || {
-                    let batch = scan_batch(&inner, cf_name, a)?;
-                    let more = batch.len() >= SCAN_BATCH;
-                    let mut r = HealReport::default();
-                    let mut bytes = 0;
-                    let mut last = None;
-                    for (k, chunks) in batch {
-                        bytes += heal_chunks(&inner, &chunks, repair, &mut r)?;
-                        last = Some(k);
-                    }
-                    Ok((r, last, bytes, more))
-                })
-                .await?;
-                report.objects_checked += batch_report.objects_checked;
-                report.shards_repaired += batch_report.shards_repaired;
-                report.unrecoverable += batch_report.unrecoverable;
-                bytes_total += bytes;
-                if let Some(rate) = max_bytes_per_sec.filter(|r| *r > 0) {
-                    let due = Duration::from_secs_f64(bytes_total as f64 / rate as f64);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-                match last {
-                    Some(l) if more => after = Some(l),
-                    _ => break,
+                Ok((r, last, bytes, more))
+            })
+            .await?;
+            report.add(&batch_report);
+            bytes_total += bytes;
+            cursor = match last {
+                Some(l) if more => HealCursor { table: cursor.table, after: Some(l) },
+                _ => HealCursor { table: cursor.table + 1, after: None },
+            };
+            if let PassControl::Stop = on_batch(&cursor, &report) {
+                return Ok(HealPass { report, cursor, finished: false });
+            }
+            if let Some(rate) = max_bytes_per_sec.filter(|r| *r > 0) {
+                let due = Duration::from_secs_f64(bytes_total as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
-        if repair && report.unrecoverable == 0 {
+        if repair && whole && report.unrecoverable == 0 {
             for z in &self.inner.zones {
                 if z.state() == ZoneState::Rebuilding && self.inner.meta.is_fresh(z.index) {
                     z.set_state(ZoneState::Online);
@@ -310,6 +332,71 @@ impl Engine {
             }
             lock(&self.inner.heal_queue).clear();
         }
+        Ok(HealPass { report, cursor, finished: true })
+    }
+
+    /// Repairs only the chunks that reads and writes reported damaged (the
+    /// heal queue), not the whole store. A chunk leaves the queue once it is
+    /// whole again or no longer referenced; one that cannot be repaired now
+    /// stays queued for the next attempt.
+    pub async fn heal_queued(&self) -> Result<HealReport> {
+        let _guard = self.inner.heal_lock.lock().await;
+        let queued: Vec<Chunk> = lock(&self.inner.heal_queue).values().copied().collect();
+        let mut report = HealReport::default();
+        for batch in queued.chunks(SCAN_BATCH) {
+            if self.inner.shutting_down.load(Ordering::Acquire) {
+                break;
+            }
+            let inner = self.inner.clone();
+            let batch = batch.to_vec();
+            let r = blocking(move || {
+                let mut r = HealReport::default();
+                for chunk in &batch {
+                    r.objects_checked += 1;
+                    match heal_chunk(&inner, chunk, true) {
+                        Ok(o) if !o.unrecoverable => {
+                            r.shards_repaired += o.bad_shards;
+                            lock(&inner.heal_queue).remove(&chunk.data_id);
+                        }
+                        Ok(_) => r.unrecoverable += 1,
+                        Err(e) => {
+                            tracing::warn!(data_id = %chunk.data_id.hex(), error = %e, "targeted repair failed");
+                            r.unrecoverable += 1;
+                        }
+                    }
+                }
+                Ok(r)
+            })
+            .await?;
+            report.add(&r);
+        }
         Ok(report)
     }
+}
+
+/// The metadata tables a pass walks, in order: current objects, older
+/// versions, stored parts of multipart uploads in progress.
+const HEAL_TABLES: [&str; 3] = [CF_OBJECTS, CF_VERSIONS, CF_PARTS];
+
+/// Where a verify pass stands: the table it walks (an index into
+/// [objects, versions, parts]; 3 once done) and the last key done in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealCursor {
+    pub table: usize,
+    pub after: Option<Vec<u8>>,
+}
+
+/// What `on_batch` tells a pass to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassControl {
+    Continue,
+    Stop,
+}
+
+/// A pass's outcome: what it found, where it ended and whether it reached the end.
+#[derive(Debug, Clone)]
+pub struct HealPass {
+    pub report: HealReport,
+    pub cursor: HealCursor,
+    pub finished: bool,
 }

@@ -37,6 +37,7 @@ mod open;
 mod reader;
 mod records;
 mod shard_file;
+mod stored;
 mod system;
 mod types;
 mod versions;
@@ -45,8 +46,10 @@ mod zones;
 
 pub use engine::{Engine, EngineStats, ZoneStats};
 pub use error::*;
+pub use heal::{HealCursor, HealPass, PassControl};
 pub use reader::ObjectReader;
 pub use records::VersionTag;
+pub use stored::StoredCounts;
 pub use system::MAX_SYSTEM_KEY_BYTES;
 pub use types::*;
 pub use versions::{new_version, NULL_VERSION};

@@ -29,6 +29,7 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOp
 use crate::error::{EngineError, Result};
 use crate::keys::{ALL_CFS, CF_SYS, SYS_COMMIT_SEQ};
 use crate::records::{decode_seq, encode_seq};
+use crate::stored::StoredCounts;
 use crate::zones::{fsync_dir, io_err, Zone};
 
 /// Replicas that must apply a commit before it is acknowledged.
@@ -96,6 +97,8 @@ pub struct Meta {
     commit: Mutex<u64>,
     /// Copy of the last sequence number, readable without waiting for a commit.
     last_seq: AtomicU64,
+    /// What the replicas hold, as of the last commit (changed only under `commit`).
+    stored: Mutex<StoredCounts>,
 }
 
 pub fn db_err(op: &'static str, e: rocksdb::Error) -> EngineError {
@@ -155,6 +158,10 @@ impl Meta {
                 None => Slot { db: None, fresh: false },
             })
             .collect();
+        let stored = match slots.iter().find(|s| s.fresh).and_then(|s| s.db.as_ref()) {
+            Some(db) => StoredCounts::load(db)?,
+            None => StoredCounts::default(),
+        };
         // Replicas opened from disk hold their commits durably (RocksDB replays the WAL).
         let durability = (0..slots.len())
             .map(|_| Durability { written: AtomicU64::new(max), synced: AtomicU64::new(max) })
@@ -165,6 +172,7 @@ impl Meta {
             slots: RwLock::new(slots),
             commit: Mutex::new(max),
             last_seq: AtomicU64::new(max),
+            stored: Mutex::new(stored),
         })
     }
 
@@ -216,10 +224,14 @@ impl Meta {
         let (next, written, out) = {
             let mut seq = lock(&self.commit);
             let db = self.reader()?;
-            let (ops, out) = build(&db)?;
-            drop(db);
+            let (mut ops, out) = build(&db)?;
             if ops.is_empty() {
                 return Ok(out);
+            }
+            let stored = lock(&self.stored).after(&db, &ops)?;
+            drop(db);
+            if let Some(counts) = &stored {
+                ops.push(counts.op());
             }
             let targets: Vec<(usize, Arc<DB>)> = {
                 let mut slots = self.slots_write();
@@ -262,6 +274,9 @@ impl Meta {
                 // Some replica holds it: later commits must come after it.
                 *seq = next;
                 self.last_seq.store(next, Ordering::Release);
+                if let Some(counts) = stored {
+                    *lock(&self.stored) = counts;
+                }
             }
             if written.len() < WRITE_QUORUM {
                 // Ambiguous outcome: a surviving replica may hold it.
@@ -400,6 +415,11 @@ impl Meta {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// What the store holds, as of the last commit.
+    pub fn stored(&self) -> StoredCounts {
+        *lock(&self.stored)
     }
 
     pub fn seq(&self) -> u64 {

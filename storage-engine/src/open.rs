@@ -127,7 +127,7 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
         meta,
         pins: Mutex::new(HashMap::new()),
         active: Mutex::new(HashSet::new()),
-        heal_queue: Mutex::new(HashSet::new()),
+        heal_queue: Mutex::new(HashMap::new()),
         counters: Counters::default(),
         heal_lock: tokio::sync::Mutex::new(()),
         gc_notify: std::sync::Arc::new(tokio::sync::Notify::new()),

@@ -84,7 +84,7 @@ pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, 
         codec.reconstruct(&mut blocks)?;
         inner.counters.degraded_reads.fetch_add(1, Ordering::Relaxed);
         inner.counters.blocks_reconstructed.fetch_add(missing_data as u64, Ordering::Relaxed);
-        lock(&inner.heal_queue).insert(files.id);
+        lock(&inner.heal_queue).insert(files.id, files.g.chunk(files.id));
         tracing::warn!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripe reconstructed");
     }
     codec.join(&blocks, g.stripe_len(s))

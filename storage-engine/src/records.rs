@@ -366,6 +366,22 @@ pub fn decode_inline(v: &[u8]) -> Result<&[u8]> {
     }
 }
 
+/// Value of the stored counts in `CF_SYS`.
+pub fn encode_stored(c: &crate::stored::StoredCounts) -> Vec<u8> {
+    let mut e = Enc::new();
+    e.u64(c.objects);
+    e.u64(c.versions);
+    e.u64(c.bytes);
+    e.0
+}
+
+pub fn decode_stored(v: &[u8]) -> Result<crate::stored::StoredCounts> {
+    let mut d = Dec::start(v, "stored counts")?;
+    let c = crate::stored::StoredCounts { objects: d.u64()?, versions: d.u64()?, bytes: d.u64()? };
+    d.end()?;
+    Ok(c)
+}
+
 /// Value of the commit sequence number in `CF_SYS`.
 pub fn encode_seq(seq: u64) -> Vec<u8> {
     let mut e = Enc::new();

@@ -48,6 +48,18 @@ impl Geometry {
             }),
         }
     }
+    /// The chunk record this geometry describes.
+    pub fn chunk(&self, data_id: DataId) -> Chunk {
+        Chunk {
+            data_id,
+            size_bytes: self.size,
+            layout: ChunkLayout::Erasure {
+                data_shards: self.k as u8,
+                parity_shards: self.m as u8,
+                stripe_size_bytes: self.stripe_size as u32,
+            },
+        }
+    }
     pub fn total(&self) -> usize {
         self.k + self.m
     }
@@ -119,20 +131,18 @@ pub fn read_block(f: &File, g: &Geometry, s: u64) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Finds shard `shard` of `id`: first in its home zone, then in any other usable zone.
+/// Finds shard `shard` of `id`: first in its home zone, then in any other
+/// usable zone, and as a last resort in zones marked missing. Shard files are
+/// immutable and self-describing, so a copy left on a failed zone that still
+/// answers reads (a filesystem remounted read-only, say) is as good as any.
 pub fn locate(zones: &[Zone], id: &DataId, shard: usize, home: usize) -> Option<(usize, PathBuf)> {
-    let order = std::iter::once(home).chain((0..zones.len()).filter(move |z| *z != home));
-    for z in order {
-        let zone = zones.get(z)?;
-        if !zone.usable() {
-            continue;
-        }
-        let p = zone.shard_path(id, shard);
-        if p.exists() {
-            return Some((z, p));
-        }
-    }
-    None
+    let order = || std::iter::once(home).chain((0..zones.len()).filter(move |z| *z != home));
+    let usable = order().filter(|z| zones.get(*z).is_some_and(|zone| zone.usable()));
+    let missing = order().filter(|z| zones.get(*z).is_some_and(|zone| !zone.usable()));
+    usable.chain(missing).find_map(|z| {
+        let p = zones[z].shard_path(id, shard);
+        p.exists().then_some((z, p))
+    })
 }
 
 struct PendingShard {

@@ -123,6 +123,14 @@ pub struct HealReport {
     pub unrecoverable: u64,
 }
 
+impl HealReport {
+    pub fn add(&mut self, other: &HealReport) {
+        self.objects_checked += other.objects_checked;
+        self.shards_repaired += other.shards_repaired;
+        self.unrecoverable += other.unrecoverable;
+    }
+}
+
 /// How a bucket keeps the versions of an object (S3 bucket versioning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Versioning {

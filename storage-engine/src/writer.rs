@@ -149,6 +149,8 @@ impl DataWriter {
         let inner = self.inner.clone();
         let codec = self.codec.clone();
         let id = self.id;
+        let chunk = Chunk { data_id: self.id, size_bytes: size, layout: self.inner.erasure_layout() };
+        let queued = chunk;
         blocking(move || {
             let total = codec.total_shards();
             let mut shards = shards;
@@ -173,12 +175,11 @@ impl DataWriter {
                 return Err(EngineError::InsufficientZones { available: durable, needed: need });
             }
             if durable < total {
-                crate::engine::lock(&inner.heal_queue).insert(id);
+                crate::engine::lock(&inner.heal_queue).insert(id, queued);
             }
             Ok(())
         })
         .await?;
-        let chunk = Chunk { data_id: self.id, size_bytes: size, layout: self.inner.erasure_layout() };
         let DataWriter { _active, .. } = self;
         Ok(FinishedData { chunk, inline: None, active: _active })
     }

@@ -58,6 +58,7 @@ pub enum ZoneState {
     /// Serving reads and writes; its metadata replica is up to date.
     Online,
     /// Failed or unavailable: no shards are placed on it and its metadata replica is not written.
+    /// Reads still try its shard files as a last resort (it may have only gone read-only).
     Missing,
     /// Recreated or returning: metadata replica rebuilt, shards still being healed.
     Rebuilding,

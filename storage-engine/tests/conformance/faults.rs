@@ -152,9 +152,17 @@ async fn two_zones_lost_is_a_clear_error() {
     put(&e, "b", "big", &data(1, 3 * STRIPE)).await;
     put(&e, "b", "small", b"tiny").await;
 
-    // At run time: reads need k shards, writes need two metadata replicas.
+    // At run time: writes need two metadata replicas; reads still use the
+    // shard files of failed zones while they can be read (a zone gone
+    // read-only), and need k shards once those are gone too.
     e.fault_fail_zone(0);
     e.fault_fail_zone(1);
+    assert_eq!(get(&e, "b", "big").await, data(1, 3 * STRIPE));
+    for z in [0, 1] {
+        for f in c.shard_files(z) {
+            std::fs::remove_file(f).expect("remove shard");
+        }
+    }
     assert!(matches!(
         read_all(&e, "b", "big", None).await,
         Err(EngineError::InsufficientZones { available: 2, needed: 4 })

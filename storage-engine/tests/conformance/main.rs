@@ -7,4 +7,5 @@ mod faults;
 mod listing;
 mod multipart;
 mod objects;
+mod stored;
 mod system;
