@@ -53,8 +53,11 @@ pub struct Metrics {
     degraded_reads: Counter,
     degraded_reads_seen: AtomicU64,
     objects_stored: Gauge,
+    object_versions_stored: Gauge,
+    bytes_stored: Gauge,
     scrub_objects_checked: Gauge,
     scrub_running: Gauge,
+    scrub_progress_objects: Gauge,
     scrub_passes: Gauge,
     scrub_last_finished: Gauge,
     scrub_unrecoverable: Gauge,
@@ -91,10 +94,18 @@ impl Metrics {
         let degraded_reads = Counter::default();
         registry.register("degraded_reads", "Stripe reads that needed reconstruction", degraded_reads.clone());
         let objects_stored = Gauge::default();
+        registry.register("objects_stored", "Current objects (latest versions) stored", objects_stored.clone());
+        let object_versions_stored = Gauge::default();
         registry.register(
-            "objects_stored",
-            "Objects and stored parts counted by the last finished scrub or heal pass",
-            objects_stored.clone(),
+            "object_versions_stored",
+            "Older object versions and delete markers stored",
+            object_versions_stored.clone(),
+        );
+        let bytes_stored = Gauge::default();
+        registry.register(
+            "bytes_stored",
+            "Data bytes stored (objects, older versions, parts of uploads in progress; before erasure coding)",
+            bytes_stored.clone(),
         );
         let scrub_objects_checked = Gauge::default();
         registry.register(
@@ -104,6 +115,12 @@ impl Metrics {
         );
         let scrub_running = Gauge::default();
         registry.register("scrub_running", "1 while a scrub pass runs", scrub_running.clone());
+        let scrub_progress_objects = Gauge::default();
+        registry.register(
+            "scrub_progress_objects",
+            "Objects verified so far by the scrub pass under way (kept across restarts; 0 between passes)",
+            scrub_progress_objects.clone(),
+        );
         let scrub_passes = Gauge::default();
         registry.register("scrub_passes", "Scrub passes finished since start", scrub_passes.clone());
         let scrub_last_finished = Gauge::default();
@@ -136,8 +153,11 @@ impl Metrics {
             degraded_reads,
             degraded_reads_seen: AtomicU64::new(0),
             objects_stored,
+            object_versions_stored,
+            bytes_stored,
             scrub_objects_checked,
             scrub_running,
+            scrub_progress_objects,
             scrub_passes,
             scrub_last_finished,
             scrub_unrecoverable,
@@ -172,14 +192,15 @@ impl Metrics {
         let scrub = ops.scrub_snapshot();
         self.scrub_running.set(i64::from(scrub.running));
         self.scrub_passes.set(scrub.passes as i64);
+        self.scrub_progress_objects.set(scrub.progress.as_ref().map_or(0, |p| p.objects_checked as i64));
         if let Some(last) = &scrub.last {
             self.scrub_objects_checked.set(last.objects_checked as i64);
             self.scrub_last_finished.set((last.finished_unix_ms / 1000) as i64);
             self.scrub_unrecoverable.set(last.unrecoverable as i64);
         }
-        if let Some(objects) = ops.objects_counted() {
-            self.objects_stored.set(objects as i64);
-        }
+        self.objects_stored.set(stats.stored.objects as i64);
+        self.object_versions_stored.set(stats.stored.versions as i64);
+        self.bytes_stored.set(stats.stored.bytes as i64);
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
             tracing::error!("metrics encoding failed");

@@ -2,13 +2,16 @@
 //! admin API (`/admin/v1/...`) that reports status and starts heal and scrub
 //! passes.
 //!
-//! The scrubber runs a verify-and-repair pass (`Engine::heal_all`) over every
-//! object each `scrub_interval`, throttled to `scrub_bytes_per_sec`; the engine
-//! does the I/O on the blocking pool batch by batch, so the reactor is never
-//! starved. The time and result of the last finished pass are kept in
-//! `<data_dir>/scrub-state.json`, so a restart keeps the schedule instead of
-//! scrubbing at once. The healer wakes every few seconds and runs a repair
-//! pass when reads or writes reported damaged chunks or a zone is not online.
+//! The scrubber runs a verify-and-repair pass (`Engine::heal_pass`) over
+//! every object each `scrub_interval`, throttled to `scrub_bytes_per_sec`; the
+//! engine does the I/O on the blocking pool batch by batch, so the reactor is
+//! never starved. After every batch the pass's cursor and counts are saved in
+//! `<data_dir>/scrub-state.json` with the last finished pass: a restart (or
+//! `scrub pause` then `scrub start`) resumes the pass where it stood, and a
+//! finished pass keeps the schedule instead of scrubbing at once. The healer
+//! wakes every few seconds: chunks that reads or writes reported damaged are
+//! repaired one by one (targeted repair); a zone that is not online gets a
+//! full verify-and-repair pass, which also rebuilds it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
-use storage_engine::{HealReport, ZoneState};
+use storage_engine::{HealCursor, HealReport, PassControl, ZoneState};
 use subtle::ConstantTimeEq;
 
 use crate::response::{self, Body};
@@ -41,6 +44,73 @@ pub struct PassResult {
     pub unrecoverable: u64,
 }
 
+/// A scrub pass under way: where it stands and what it found so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScrubProgress {
+    pub started_unix_ms: u64,
+    /// The table being walked: 0 objects, 1 older versions, 2 parts of
+    /// uploads in progress.
+    pub table: usize,
+    /// Hex of the last key verified in that table.
+    pub after: Option<String>,
+    pub objects_checked: u64,
+    pub shards_repaired: u64,
+    pub unrecoverable: u64,
+}
+
+impl ScrubProgress {
+    fn new() -> ScrubProgress {
+        ScrubProgress {
+            started_unix_ms: now_ms(),
+            table: 0,
+            after: None,
+            objects_checked: 0,
+            shards_repaired: 0,
+            unrecoverable: 0,
+        }
+    }
+
+    fn cursor(&self) -> HealCursor {
+        HealCursor { table: self.table, after: self.after.as_deref().and_then(|h| hex::decode(h).ok()) }
+    }
+
+    /// This progress moved on to `cursor`, with `report` found since it was taken.
+    fn advanced(&self, cursor: &HealCursor, report: &HealReport) -> ScrubProgress {
+        ScrubProgress {
+            started_unix_ms: self.started_unix_ms,
+            table: cursor.table,
+            after: cursor.after.as_deref().map(hex::encode),
+            objects_checked: self.objects_checked + report.objects_checked,
+            shards_repaired: self.shards_repaired + report.shards_repaired,
+            unrecoverable: self.unrecoverable + report.unrecoverable,
+        }
+    }
+}
+
+/// What `scrub-state.json` holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SavedState {
+    last: Option<PassResult>,
+    in_progress: Option<ScrubProgress>,
+}
+
+impl SavedState {
+    fn load(path: &Path) -> SavedState {
+        let Ok(bytes) = std::fs::read(path) else { return SavedState::default() };
+        if let Ok(state) = serde_json::from_slice::<SavedState>(&bytes) {
+            return state;
+        }
+        // The first format held only the last finished pass.
+        match serde_json::from_slice::<PassResult>(&bytes) {
+            Ok(last) => SavedState { last: Some(last), in_progress: None },
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "unreadable scrub state; starting afresh");
+                SavedState::default()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScrubSnapshot {
     pub running: bool,
@@ -48,13 +118,14 @@ pub struct ScrubSnapshot {
     pub passes: u64,
     pub interval_secs: f64,
     pub last: Option<PassResult>,
+    /// The pass under way (or paused, or cut short by a restart), if any.
+    pub progress: Option<ScrubProgress>,
 }
 
 /// Shared state of the scrubber and healer.
 pub struct Ops {
     state_path: PathBuf,
     scrub: Mutex<ScrubSnapshot>,
-    objects_counted: Mutex<Option<u64>>,
     paused: AtomicBool,
     wake: tokio::sync::Notify,
 }
@@ -66,11 +137,15 @@ pub fn now_ms() -> u64 {
 impl Ops {
     pub fn new(data_dir: &Path, interval: Duration) -> Ops {
         let state_path = data_dir.join(STATE_FILE);
-        let last = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice::<PassResult>(&b).ok());
+        let saved = SavedState::load(&state_path);
         Ops {
             state_path,
-            objects_counted: Mutex::new(last.as_ref().map(|l| l.objects_checked)),
-            scrub: Mutex::new(ScrubSnapshot { interval_secs: interval.as_secs_f64(), last, ..Default::default() }),
+            scrub: Mutex::new(ScrubSnapshot {
+                interval_secs: interval.as_secs_f64(),
+                last: saved.last,
+                progress: saved.in_progress,
+                ..Default::default()
+            }),
             paused: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
         }
@@ -82,40 +157,28 @@ impl Ops {
         s
     }
 
-    pub fn objects_counted(&self) -> Option<u64> {
-        self.objects_counted.lock().ok().and_then(|o| *o)
+    fn progress(&self) -> Option<ScrubProgress> {
+        self.scrub.lock().ok().and_then(|s| s.progress.clone())
     }
 
-    fn record_pass(&self, report: &HealReport, started: std::time::Instant, scrub: bool) -> PassResult {
-        let result = PassResult {
-            finished_unix_ms: now_ms(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            objects_checked: report.objects_checked,
-            shards_repaired: report.shards_repaired,
-            unrecoverable: report.unrecoverable,
+    /// Updates the scrub state in memory and, with `save`, on disk.
+    fn update_scrub(&self, save: bool, f: impl FnOnce(&mut ScrubSnapshot)) {
+        let saved = match self.scrub.lock() {
+            Ok(mut s) => {
+                f(&mut s);
+                SavedState { last: s.last.clone(), in_progress: s.progress.clone() }
+            }
+            Err(_) => return,
         };
-        if let Ok(mut o) = self.objects_counted.lock() {
-            *o = Some(report.objects_checked);
+        if !save {
+            return;
         }
-        if scrub {
-            if let Ok(mut s) = self.scrub.lock() {
-                s.passes += 1;
-                s.last = Some(result.clone());
-            }
-            if let Ok(bytes) = serde_json::to_vec(&result) {
-                let tmp = self.state_path.with_extension("json.tmp");
-                let saved = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &self.state_path));
-                if let Err(err) = saved {
-                    tracing::warn!(error = %err, "cannot save the scrub state");
-                }
-            }
-        }
-        result
-    }
-
-    fn set_running(&self, running: bool) {
-        if let Ok(mut s) = self.scrub.lock() {
-            s.running = running;
+        let saved = serde_json::to_vec(&saved).map_err(std::io::Error::other).and_then(|bytes| {
+            let tmp = self.state_path.with_extension("json.tmp");
+            std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &self.state_path))
+        });
+        if let Err(err) = saved {
+            tracing::warn!(error = %err, "cannot save the scrub state");
         }
     }
 
@@ -132,20 +195,19 @@ impl Ops {
     }
 }
 
-/// Runs one verify-and-repair pass and records it.
-pub async fn run_pass(state: &AppState, rate: Option<u64>, scrub: bool) -> Result<PassResult, String> {
+/// Runs one full verify-and-repair pass (admin `heal`, or the healer when a
+/// zone is out of service).
+pub async fn run_pass(state: &AppState, rate: Option<u64>) -> Result<PassResult, String> {
     let started = std::time::Instant::now();
-    if scrub {
-        state.ops.set_running(true);
-    }
-    let report = state.engine.heal_all(true, rate).await;
-    if scrub {
-        state.ops.set_running(false);
-    }
-    let report = report.map_err(|e| e.to_string())?;
-    let result = state.ops.record_pass(&report, started, scrub);
+    let report = state.engine.heal_all(true, rate).await.map_err(|e| e.to_string())?;
+    let result = PassResult {
+        finished_unix_ms: now_ms(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        objects_checked: report.objects_checked,
+        shards_repaired: report.shards_repaired,
+        unrecoverable: report.unrecoverable,
+    };
     tracing::info!(
-        scrub,
         objects = result.objects_checked,
         repaired = result.shards_repaired,
         unrecoverable = result.unrecoverable,
@@ -154,11 +216,78 @@ pub async fn run_pass(state: &AppState, rate: Option<u64>, scrub: bool) -> Resul
     Ok(result)
 }
 
-/// The scrub schedule; ends when `stop` flips.
+/// Runs the scrub pass, resuming the saved one if there is one. Returns the
+/// finished pass, or `None` when it stopped early (paused, or shutting down)
+/// with its progress saved.
+async fn run_scrub(state: &AppState) -> Result<Option<PassResult>, String> {
+    let ops = &state.ops;
+    let base = ops.progress().unwrap_or_else(ScrubProgress::new);
+    if base.table > 0 || base.after.is_some() {
+        tracing::info!(objects_done = base.objects_checked, table = base.table, "resuming the scrub pass");
+    }
+    ops.update_scrub(true, |s| {
+        s.running = true;
+        s.progress = Some(base.clone());
+    });
+    let pass = state
+        .engine
+        .heal_pass(true, state.config.scrub_bytes_per_sec, base.cursor(), |cursor, report| {
+            ops.update_scrub(true, |s| s.progress = Some(base.advanced(cursor, report)));
+            if ops.paused.load(Ordering::SeqCst) {
+                PassControl::Stop
+            } else {
+                PassControl::Continue
+            }
+        })
+        .await;
+    let pass = match pass {
+        Ok(p) => p,
+        Err(e) => {
+            ops.update_scrub(true, |s| s.running = false);
+            return Err(e.to_string());
+        }
+    };
+    let total = base.advanced(&pass.cursor, &pass.report);
+    if !pass.finished {
+        tracing::info!(objects_done = total.objects_checked, "scrub pass stopped; it resumes from here");
+        ops.update_scrub(true, |s| {
+            s.running = false;
+            s.progress = Some(total);
+        });
+        return Ok(None);
+    }
+    let now = now_ms();
+    let result = PassResult {
+        finished_unix_ms: now,
+        duration_ms: now.saturating_sub(total.started_unix_ms),
+        objects_checked: total.objects_checked,
+        shards_repaired: total.shards_repaired,
+        unrecoverable: total.unrecoverable,
+    };
+    ops.update_scrub(true, |s| {
+        s.running = false;
+        s.progress = None;
+        s.passes += 1;
+        s.last = Some(result.clone());
+    });
+    tracing::info!(
+        objects = result.objects_checked,
+        repaired = result.shards_repaired,
+        unrecoverable = result.unrecoverable,
+        "scrub pass finished"
+    );
+    Ok(Some(result))
+}
+
+/// The scrub schedule; ends when `stop` flips. A pass left unfinished (by a
+/// restart or a pause) is resumed at once, unless paused.
 pub async fn scrubber(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let interval = state.config.scrub_interval;
     loop {
-        let wait = state.ops.next_due(interval);
+        let wait = match state.ops.progress() {
+            Some(_) => Duration::ZERO,
+            None => state.ops.next_due(interval),
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = state.ops.wake.notified() => {}
@@ -168,13 +297,13 @@ pub async fn scrubber(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiv
             return;
         }
         if state.ops.paused.load(Ordering::SeqCst) {
-            // Paused: wait for `scrub start`, then run.
+            // Paused: wait for `scrub start`, then run (or resume).
             tokio::select! {
                 _ = state.ops.wake.notified() => {}
                 _ = stop.changed() => return,
             }
         }
-        if let Err(err) = run_pass(&state, state.config.scrub_bytes_per_sec, true).await {
+        if let Err(err) = run_scrub(&state).await {
             tracing::error!(error = %err, "scrub pass failed");
             // Do not spin on a persistent failure.
             tokio::select! {
@@ -185,26 +314,39 @@ pub async fn scrubber(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiv
     }
 }
 
-/// Repairs what reads and writes reported damaged, and zones that are not online.
+/// Repairs what reads and writes reported damaged (targeted, chunk by
+/// chunk), and zones that are not online (a full pass, which rebuilds them).
 ///
-/// A zone that stays out of service after a pass (a dead or full disk) backs
-/// the healer off, doubling up to `HEAL_MAX_BACKOFF`, so it does not re-read
-/// the whole store every few seconds.
+/// When something stays unrepaired after an attempt (a dead or full disk),
+/// the healer backs off, doubling up to `HEAL_MAX_BACKOFF`, so it does not
+/// re-read the store every few seconds.
 pub async fn healer(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut wait = HEAL_CHECK_PERIOD;
+    let not_online = |s: &storage_engine::EngineStats| s.zones.iter().any(|z| z.state != ZoneState::Online);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        let not_online = |s: &storage_engine::EngineStats| s.zones.iter().any(|z| z.state != ZoneState::Online);
         let stats = state.engine.stats();
         if stats.pending_heal == 0 && !not_online(&stats) {
             wait = HEAL_CHECK_PERIOD;
             continue;
         }
-        if let Err(err) = run_pass(&state, state.config.heal_bytes_per_sec, false).await {
-            tracing::warn!(error = %err, "background heal failed");
+        if not_online(&stats) {
+            if let Err(err) = run_pass(&state, state.config.heal_bytes_per_sec).await {
+                tracing::warn!(error = %err, "background heal failed");
+            }
+        } else {
+            match state.engine.heal_queued().await {
+                Ok(r) => tracing::info!(
+                    chunks = r.objects_checked,
+                    repaired = r.shards_repaired,
+                    left = r.unrecoverable,
+                    "targeted repair finished"
+                ),
+                Err(err) => tracing::warn!(error = %err, "targeted repair failed"),
+            }
         }
         let after = state.engine.stats();
         wait = if after.pending_heal == 0 && !not_online(&after) {
@@ -302,7 +444,9 @@ fn status_json(state: &AppState) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "zones": zones,
-        "objects": state.ops.objects_counted(),
+        "objects": stats.stored.objects,
+        "object_versions": stats.stored.versions,
+        "bytes_stored": stats.stored.bytes,
         "degraded_objects": stats.pending_heal,
         "heal_queue": stats.pending_heal,
         "degraded_reads": stats.degraded_reads,
@@ -335,13 +479,13 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
             if query.split('&').any(|p| p == "wait=false") {
                 let bg = state.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = run_pass(&bg, bg.config.heal_bytes_per_sec, false).await {
+                    if let Err(err) = run_pass(&bg, bg.config.heal_bytes_per_sec).await {
                         tracing::error!(error = %err, "heal pass failed");
                     }
                 });
                 return json_response(StatusCode::ACCEPTED, &serde_json::json!({ "started": true }));
             }
-            match run_pass(&state, state.config.heal_bytes_per_sec, false).await {
+            match run_pass(&state, state.config.heal_bytes_per_sec).await {
                 Ok(r) => json_response(StatusCode::OK, &serde_json::to_value(&r).unwrap_or_default()),
                 Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "HealFailed", &msg),
             }

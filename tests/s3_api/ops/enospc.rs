@@ -5,56 +5,22 @@
 //! acknowledged still reads back. Skipped (with a printed reason) where
 //! loop mounts are not permitted.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use super::{admin_json, options};
+use super::{admin_json, options, LoopFs};
 use crate::common::sdk::client;
 use crate::common::{bucket_name, test_data, Server};
-
-/// A loop-mounted ext4 filesystem, unmounted when dropped.
-struct LoopFs {
-    mount_point: PathBuf,
-}
-
-impl LoopFs {
-    fn mount(image: &Path, size_mib: u64, mount_point: &Path) -> Result<LoopFs, String> {
-        let run = |cmd: &mut Command| -> Result<(), String> {
-            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
-            }
-        };
-        std::fs::File::create(image).and_then(|f| f.set_len(size_mib << 20)).map_err(|e| e.to_string())?;
-        run(Command::new("mkfs.ext4").args(["-q", "-F", "-m", "0"]).arg(image))?;
-        std::fs::create_dir_all(mount_point).map_err(|e| e.to_string())?;
-        run(Command::new("mount").args(["-o", "loop"]).arg(image).arg(mount_point))?;
-        let fs = LoopFs { mount_point: mount_point.to_path_buf() };
-        std::fs::remove_dir_all(mount_point.join("lost+found")).map_err(|e| e.to_string())?;
-        Ok(fs)
-    }
-}
-
-impl Drop for LoopFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.mount_point).status();
-    }
-}
 
 #[tokio::test]
 async fn full_zones_on_real_small_filesystems() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let az3 = match LoopFs::mount(&dir.path().join("az3.img"), 48, &data.join("az3")) {
+    let az3 = match LoopFs::mount(&dir.path().join("az3.img"), 48, &data.join("az3"), "loop") {
         Ok(fs) => fs,
         Err(reason) => {
             println!("SKIPPED full_zones_on_real_small_filesystems: cannot loop-mount a filesystem here ({reason})");
             return;
         }
     };
-    let az2 = LoopFs::mount(&dir.path().join("az2.img"), 160, &data.join("az2")).expect("second loop mount");
+    let az2 = LoopFs::mount(&dir.path().join("az2.img"), 160, &data.join("az2"), "loop").expect("second loop mount");
     let server = Server::start_in(&data, options(&[])).await;
     let s3 = client(&server);
     let bucket = bucket_name("enospc");
