@@ -80,6 +80,9 @@ pub struct ServerArgs {
     /// Accept SSE-C keys over plain HTTP (local testing only; AWS refuses them)
     #[arg(long, env = "COFFER_ALLOW_SSE_C_OVER_HTTP")]
     pub allow_sse_c_over_http: bool,
+    /// Refuse AWS Signature Version 2 (HMAC-SHA1) requests, as AWS does for buckets created since 2020
+    #[arg(long, env = "COFFER_DISABLE_SIGNATURE_V2")]
+    pub disable_signature_v2: bool,
     /// SSE-S3 master key as base64 of 32 bytes, instead of the keyring's (environment only)
     #[arg(long, env = "COFFER_SSE_MASTER_KEY", hide = true, hide_env_values = true)]
     pub sse_master_key: Option<String>,
@@ -139,6 +142,7 @@ impl Default for ServerArgs {
             keyring_file: None,
             default_encryption: None,
             allow_sse_c_over_http: false,
+            disable_signature_v2: false,
             sse_master_key: None,
             test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
@@ -169,6 +173,7 @@ struct FileConfig {
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
+    signature_v2: Option<bool>,
     lifecycle_interval_secs: Option<u64>,
     website_domain: Option<String>,
     log_format: Option<String>,
@@ -241,6 +246,8 @@ pub struct Config {
     pub allow_sse_c_over_http: bool,
     /// A master key from the environment, used instead of the keyring's versions.
     pub sse_master_key: Option<SecretString>,
+    /// AWS Signature Version 2 requests are verified (else refused).
+    pub signature_v2: bool,
 }
 
 /// Parses a trusted proxy: an address (`127.0.0.1`, `::1`) or a CIDR range.
@@ -382,6 +389,7 @@ impl Config {
             default_encryption_sse_s3,
             allow_sse_c_over_http: args.allow_sse_c_over_http || file.allow_sse_c_over_http.unwrap_or(false),
             sse_master_key: args.sse_master_key.clone().map(SecretString),
+            signature_v2: !args.disable_signature_v2 && file.signature_v2.unwrap_or(true),
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9000))),
             admin_listen: args

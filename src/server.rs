@@ -282,7 +282,16 @@ async fn dispatch(
         let bucket = route.bucket.clone().unwrap_or_default();
         return (op, crate::post_object::handle(state, &parts, body, &bucket, peer).await);
     }
-    let authenticated = match auth::authenticate(&parts, &state.identities, &state.config.region, SystemTime::now()) {
+    let host_bucket = crate::router::bucket_from_host(
+        parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()),
+        state.config.domain.as_deref(),
+    );
+    let v2 = match state.config.signature_v2 {
+        true => auth::SigV2::Accepted { vhost_bucket: host_bucket.as_deref() },
+        false => auth::SigV2::Refused,
+    };
+    let authenticated = match auth::authenticate(&parts, &state.identities, &state.config.region, v2, SystemTime::now())
+    {
         Ok(a) => a,
         Err(err) => return (op, Err(err)),
     };
@@ -503,7 +512,8 @@ impl RunningServer {
         for task in self.tasks {
             let _ = task.await;
         }
-        // A scrub or heal pass in progress is cut short; the next one redoes it.
+        // A scrub or heal pass in progress is cut short: a scrub resumes from the
+        // cursor saved after its last batch, a heal pass starts over.
         for task in self.background {
             task.abort();
             let _ = task.await;

@@ -38,11 +38,17 @@ const QUERY_KEYS: &[(&str, &str)] = &[
 ];
 
 /// How the request was authenticated, as `s3:authType` names it.
-fn auth_type(parts: &http::request::Parts, query: &[(String, String)]) -> Option<&'static str> {
-    if query.iter().any(|(n, _)| n == "X-Amz-Algorithm") {
-        Some("REST-QUERY-STRING")
-    } else if parts.headers.contains_key(http::header::AUTHORIZATION) {
-        Some("REST-HEADER")
+/// `s3:authType` and `s3:signatureversion` of a signed request (only signed
+/// requests reach here as non-anonymous; anonymous ones get neither).
+fn auth_type(parts: &http::request::Parts, query: &[(String, String)]) -> Option<(&'static str, &'static str)> {
+    let has = |name: &str| query.iter().any(|(n, _)| n == name);
+    if has("X-Amz-Algorithm") {
+        Some(("REST-QUERY-STRING", "AWS4-HMAC-SHA256"))
+    } else if let Some(value) = parts.headers.get(http::header::AUTHORIZATION) {
+        let v2 = value.as_bytes().starts_with(b"AWS ");
+        Some(("REST-HEADER", if v2 { "AWS" } else { "AWS4-HMAC-SHA256" }))
+    } else if has("AWSAccessKeyId") && has("Signature") {
+        Some(("REST-QUERY-STRING", "AWS"))
     } else {
         None
     }
@@ -106,9 +112,9 @@ fn add_principal_and_time(c: &mut ConditionValues, principal: &Principal, now: S
 }
 
 fn add_request_keys(c: &mut ConditionValues, parts: &http::request::Parts, query: &[(String, String)]) {
-    if let Some(kind) = auth_type(parts, query) {
+    if let Some((kind, version)) = auth_type(parts, query) {
         c.insert("s3:authType", kind.to_string());
-        c.insert("s3:signatureversion", "AWS4-HMAC-SHA256".to_string());
+        c.insert("s3:signatureversion", version.to_string());
     }
     for name in HEADER_KEYS {
         if let Some(v) = parts.headers.get(*name).and_then(|v| v.to_str().ok()) {

@@ -1,5 +1,6 @@
 //! Request authentication: AWS Signature Version 4 by presigned query, by
-//! `Authorization` header, or else anonymous.
+//! `Authorization` header, Signature Version 2 (`sigv2`, unless the operator
+//! turned it off) the same two ways, or else anonymous.
 //!
 //! Owns: parsing the SigV4 parameters, the credential scope, date and clock
 //! skew checks, signature verification (constant-time) and the payload mode
@@ -15,6 +16,7 @@
 pub mod canonical;
 pub mod chunked;
 mod presign;
+pub mod sigv2;
 #[cfg(test)]
 mod tests;
 
@@ -152,14 +154,25 @@ pub fn signatures_equal(expected: &str, provided: &str) -> bool {
     expected.len() == provided.len() && bool::from(expected.as_bytes().ct_eq(provided.as_bytes()))
 }
 
+/// Whether Signature Version 2 is verified or refused.
+#[derive(Debug, Clone, Copy)]
+pub enum SigV2<'a> {
+    /// Refused with AWS's "use AWS4-HMAC-SHA256" error.
+    Refused,
+    /// Verified; the bucket a virtual-hosted-style Host header named enters
+    /// the signed resource.
+    Accepted { vhost_bucket: Option<&'a str> },
+}
+
 /// Authenticates an S3 request (service `s3`). See [`authenticate_for_services`].
 pub fn authenticate(
     parts: &http::request::Parts,
     store: &dyn CredentialStore,
     region: &str,
+    v2: SigV2<'_>,
     now: SystemTime,
 ) -> Result<Authenticated, ApiError> {
-    authenticate_for_services(parts, store, region, &[S3_SERVICE], now)
+    authenticate_for_services(parts, store, region, &[S3_SERVICE], v2, now)
 }
 
 /// Authenticates a request signed for one of `services`: presigned query
@@ -169,6 +182,7 @@ pub fn authenticate_for_services(
     store: &dyn CredentialStore,
     region: &str,
     services: &[&str],
+    v2: SigV2<'_>,
     now: SystemTime,
 ) -> Result<Authenticated, ApiError> {
     let query = parts.uri.query().unwrap_or("");
@@ -198,12 +212,20 @@ pub fn authenticate_for_services(
             .with_extra("ArgumentName", "Authorization")
             .with_extra("ArgumentValue", String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
+        if let (SigV2::Accepted { vhost_bucket }, Some(credentials)) =
+            (v2, value.to_str().ok().and_then(|v| v.trim_start().strip_prefix("AWS ")))
+        {
+            let signed = sigv2::from_header(parts, credentials, now)?;
+            return verify_v2(parts, store, &signed, vhost_bucket);
+        }
         let header = parse_authorization_header(value.as_bytes())?;
         let signed = header_request(parts, header, region, services, now, None)?;
         return verify(parts, store, signed);
     }
     if has_param(b"Signature") && has_param(b"AWSAccessKeyId") {
-        return Err(unsupported_mechanism());
+        let SigV2::Accepted { vhost_bucket } = v2 else { return Err(unsupported_mechanism()) };
+        let signed = sigv2::from_query(&params, now)?;
+        return verify_v2(parts, store, &signed, vhost_bucket);
     }
     Ok(Authenticated { principal: Principal::Anonymous, payload: anonymous_payload(&parts.headers)? })
 }
@@ -230,7 +252,7 @@ pub fn authenticate_iam(
             let signed = header_request(parts, header, region, &[IAM_SERVICE], now, Some(&body_hash))?;
             verify(parts, store, signed)?
         }
-        _ => authenticate_for_services(parts, store, fallback_region, &[IAM_SERVICE], now)?,
+        _ => authenticate_for_services(parts, store, fallback_region, &[IAM_SERVICE], SigV2::Refused, now)?,
     };
     if let PayloadMode::Sha256(declared) = &authenticated.payload {
         if hex::encode(declared) != body_hash {
@@ -243,6 +265,21 @@ pub fn authenticate_iam(
     Ok(authenticated)
 }
 
+/// A verified SigV2 request; its signature does not cover the body, which is
+/// read as an anonymous request's is.
+fn verify_v2(
+    parts: &http::request::Parts,
+    store: &dyn CredentialStore,
+    signed: &sigv2::SignedV2,
+    vhost_bucket: Option<&str>,
+) -> Result<Authenticated, ApiError> {
+    sigv2::verify(parts, store, signed, vhost_bucket)?;
+    Ok(Authenticated {
+        principal: Principal::AccessKey { access_key_id: signed.access_key_id.clone() },
+        payload: anonymous_payload(&parts.headers)?,
+    })
+}
+
 fn unsupported_mechanism() -> ApiError {
     ApiError::new(
         S3ErrorCode::InvalidRequest,
@@ -250,7 +287,8 @@ fn unsupported_mechanism() -> ApiError {
     )
 }
 
-/// The payload mode of an anonymous request: a hex payload hash is checked;
+/// The payload mode of a request whose signature does not cover the body
+/// (anonymous, or SigV2): a hex payload hash is checked;
 /// aws-chunked with unsigned trailers is decoded; signed streaming cannot be
 /// verified without credentials and is refused.
 fn anonymous_payload(headers: &http::HeaderMap) -> Result<PayloadMode, ApiError> {

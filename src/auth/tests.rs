@@ -33,7 +33,7 @@ fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Pa
 }
 
 fn auth_at(p: &http::request::Parts, now: SystemTime) -> Result<Authenticated, ApiError> {
-    authenticate(p, &Store, "us-east-1", now)
+    authenticate(p, &Store, "us-east-1", SigV2::Refused, now)
 }
 
 /// Signs a request with this module's own canonicalisation (the vectors
@@ -395,7 +395,7 @@ fn scope_errors() {
     );
     assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::AuthorizationHeaderMalformed);
     // A server that also accepts "iam" signatures.
-    let a = authenticate_for_services(&p, &Store, "us-east-1", &["s3", "iam"], t0()).unwrap();
+    let a = authenticate_for_services(&p, &Store, "us-east-1", &["s3", "iam"], SigV2::Refused, t0()).unwrap();
     assert_eq!(a.principal, Principal::AccessKey { access_key_id: AK.into() });
 
     // Scope date differs from x-amz-date.
@@ -578,4 +578,146 @@ fn iam_requests_check_body_hash_region_and_service() {
     // S3 requests still need x-amz-content-sha256.
     let p = signed_parts("GET", "/", &headers[..2], "us-east-1", S3_SERVICE, AMZ_DATE);
     assert_eq!(auth_at(&p, t0()).unwrap_err().code, S3ErrorCode::InvalidRequest);
+}
+
+// ---- Signature Version 2 ----
+//
+// Expected signatures: the AWS documentation's example (the first), the
+// others computed with Python's `hmac` + `base64` over the string to sign
+// written out by hand.
+
+const V2_DATE: &str = "Tue, 27 Mar 2007 19:36:42 +0000";
+
+fn v2_time(date: &str) -> SystemTime {
+    httpdate::parse_http_date(&date.replace("+0000", "GMT")).unwrap()
+}
+
+fn auth_v2(p: &http::request::Parts, vhost_bucket: Option<&str>, now: SystemTime) -> Result<Authenticated, ApiError> {
+    authenticate(p, &Store, "us-east-1", SigV2::Accepted { vhost_bucket }, now)
+}
+
+#[test]
+fn v2_documented_example_virtual_hosted() {
+    let p = parts(
+        "GET",
+        "/photos/puppy.jpg",
+        &[
+            ("host", "awsexamplebucket1.us-west-1.s3.amazonaws.com"),
+            ("date", V2_DATE),
+            ("authorization", "AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g="),
+        ],
+    );
+    let a = auth_v2(&p, Some("awsexamplebucket1"), v2_time(V2_DATE)).unwrap();
+    assert_eq!(a.principal, Principal::AccessKey { access_key_id: AK.into() });
+    assert!(matches!(a.payload, PayloadMode::Unsigned));
+    // The same request without the bucket in the resource does not verify.
+    let err = auth_v2(&p, None, v2_time(V2_DATE)).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+    // Refused when SigV2 is off.
+    let err = auth_at(&p, v2_time(V2_DATE)).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::InvalidRequest);
+}
+
+#[test]
+fn v2_headers_and_subresources() {
+    let date = "Tue, 27 Mar 2007 21:15:45 +0000";
+    let p = parts(
+        "PUT",
+        "/db-backup/a%20b.txt?prefix=ignored&versionId=v%201&acl",
+        &[
+            ("date", date),
+            ("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg=="),
+            ("content-type", "text/plain"),
+            ("x-amz-meta-reviewedby", "joe@example.com"),
+            ("x-amz-meta-reviewedby", "  jane@example.com "),
+            ("x-amz-acl", "public-read"),
+            ("authorization", "AWS AKIAIOSFODNN7EXAMPLE:e6YkiKms57u7+BoF0g586oO9aUI="),
+        ],
+    );
+    auth_v2(&p, None, v2_time(date)).unwrap();
+    assert_eq!(
+        sigv2::canonical_amz_headers(&p.headers),
+        "x-amz-acl:public-read\nx-amz-meta-reviewedby:joe@example.com,jane@example.com\n"
+    );
+}
+
+#[test]
+fn v2_x_amz_date_signs_an_empty_date_line() {
+    let amz_date = "Tue, 27 Mar 2007 21:20:26 +0000";
+    let p = parts(
+        "DELETE",
+        "/johnsmith/photos/puppy.jpg",
+        &[
+            ("date", "Tue, 27 Mar 2007 00:00:00 +0000"),
+            ("x-amz-date", amz_date),
+            ("authorization", "AWS AKIAIOSFODNN7EXAMPLE:R4dJ53KECjStyBO5iTBJZ4XVOaI="),
+        ],
+    );
+    // x-amz-date is the request time (the Date header alone is too old).
+    auth_v2(&p, None, v2_time(amz_date)).unwrap();
+}
+
+#[test]
+fn v2_presigned_query() {
+    let uri = "/johnsmith/photos/puppy.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175139620&Signature=XXY63GuziNueNWXQLulPbWuoQaE%3D&response-content-type=text/html";
+    let p = parts("GET", uri, &[]);
+    let before = SystemTime::UNIX_EPOCH + Duration::from_secs(1_175_139_000);
+    auth_v2(&p, None, before).unwrap();
+    let err = auth_v2(&p, None, before + Duration::from_secs(3600)).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::AccessDenied);
+    assert!(err.message.contains("expired"), "{}", err.message);
+    // Another override value is another resource.
+    let tampered = parts("GET", &uri.replace("text/html", "text/plain"), &[]);
+    assert_eq!(auth_v2(&tampered, None, before).unwrap_err().code, S3ErrorCode::SignatureDoesNotMatch);
+    // Refused when SigV2 is off, never taken for anonymous.
+    assert_eq!(auth_at(&p, before).unwrap_err().code, S3ErrorCode::InvalidRequest);
+    // Missing Expires.
+    let p = parts("GET", "/b/k?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=x", &[]);
+    assert_eq!(auth_v2(&p, None, before).unwrap_err().code, S3ErrorCode::AccessDenied);
+}
+
+#[test]
+fn v2_legacy_subresource_list_is_tried_second() {
+    // Signed by a client that does not count `retention` as a sub-resource.
+    let p = parts(
+        "GET",
+        "/b/k?retention",
+        &[("date", V2_DATE), ("authorization", "AWS AKIAIOSFODNN7EXAMPLE:bXPusmIg0HTxvSMiEXJVkeUAaWY=")],
+    );
+    auth_v2(&p, None, v2_time(V2_DATE)).unwrap();
+    assert_eq!(sigv2::canonical_resources("/b/k", "retention", None), ["/b/k?retention", "/b/k"]);
+    assert_eq!(sigv2::canonical_resources("/", "uploads&max-uploads=3", Some("bk")), ["/bk/?uploads"]);
+    // A bucket without a key: `/bucket/` as AWS and botocore sign it, then as sent.
+    assert_eq!(sigv2::canonical_resources("/bk", "acl", None), ["/bk/?acl", "/bk?acl"]);
+}
+
+#[test]
+fn v2_errors() {
+    let now = v2_time(V2_DATE);
+    let with = |auth: &str, date: Option<(&str, &str)>| {
+        let mut h = vec![("authorization", auth)];
+        h.extend(date);
+        auth_v2(&parts("GET", "/b/k", &h), None, now).unwrap_err()
+    };
+    let good_date = Some(("date", V2_DATE));
+    let err = with("AWS HAHAHA", good_date);
+    assert_eq!((err.code, err.status()), (S3ErrorCode::InvalidArgument, http::StatusCode::BAD_REQUEST));
+    assert_eq!(with("AWS :sig", good_date).code, S3ErrorCode::InvalidArgument);
+    assert_eq!(with("AWS NOSUCHKEY:c2ln", good_date).code, S3ErrorCode::InvalidAccessKeyId);
+    let err = with("AWS AKIAIOSFODNN7EXAMPLE:c2lnbmF0dXJl", good_date);
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+    assert!(err.extra.iter().any(|(k, v)| *k == "StringToSign" && v == &format!("GET\n\n\n{V2_DATE}\n/b/k")));
+    // Dates: none, unparseable, empty, before 1970: AccessDenied; far off: RequestTimeTooSkewed.
+    for date in [
+        None,
+        Some(("x-amz-date", "Bad Date")),
+        Some(("x-amz-date", "")),
+        Some(("date", "Tue, 07 Jul 1950 21:53:04 GMT")),
+    ] {
+        assert_eq!(with("AWS AKIAIOSFODNN7EXAMPLE:c2ln", date).code, S3ErrorCode::AccessDenied, "{date:?}");
+    }
+    for date in ["Tue, 07 Jul 2010 21:53:04 GMT", "Tue, 07 Jul 9999 21:53:04 GMT"] {
+        let err = with("AWS AKIAIOSFODNN7EXAMPLE:c2ln", Some(("x-amz-date", date)));
+        assert_eq!(err.code, S3ErrorCode::RequestTimeTooSkewed, "{date}");
+    }
 }

@@ -454,7 +454,7 @@ async fn signed_request_end_to_end() {
     }
     let auth = format!("AWS4-HMAC-SHA256 Credential=AK/{scope}, SignedHeaders={}, Signature={sig}", names.join(";"));
     let parts = b.header("authorization", auth).body(()).unwrap().into_parts().0;
-    let a = crate::auth::authenticate(&parts, &Store, "us-east-1", now).unwrap();
+    let a = crate::auth::authenticate(&parts, &Store, "us-east-1", crate::auth::SigV2::Refused, now).unwrap();
     let PayloadMode::Streaming(StreamingMode { chunk_signing: Some(c), trailer: true }) = &a.payload else {
         panic!("expected signed trailer mode")
     };

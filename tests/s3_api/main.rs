@@ -43,6 +43,7 @@
 //! - `production`: behind a real nginx with TLS (`docs/nginx/coffer.conf`):
 //!   aws-sdk-s3, awscli, boto3, rclone, s3cmd, curl presigned, virtual hosts.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
+//! - `sigv2`: Signature Version 2 from boto3 (`s3` signer) and s3cmd; turning it off.
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
 //! - `iam`: users, access keys, policies and groups through the IAM query API
@@ -78,6 +79,7 @@ mod post_object;
 mod production;
 mod ranges;
 mod raw_auth;
+mod sigv2;
 mod sse;
 mod streaming;
 mod tagging;

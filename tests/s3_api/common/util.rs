@@ -1,4 +1,5 @@
-//! Digests, test data, names, URL encoding and a tiny XML reader.
+//! Digests, test data, names, URL encoding, a tiny XML reader, and running
+//! the external clients.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -190,4 +191,25 @@ pub fn xml_unescape(s: &str) -> String {
 
 pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// Runs a command; panics with its output unless it succeeds. Returns stdout.
+pub fn run(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The Python with a current boto3 (`.ci/run` creates it).
+pub fn boto3_python() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let py = format!("{home}/.cache/coffer-venv/bin/python");
+    assert!(std::path::Path::new(&py).exists(), "{py} is missing: python3 -m venv ~/.cache/coffer-venv && ~/.cache/coffer-venv/bin/pip install boto3 (.ci/run does)");
+    py
 }

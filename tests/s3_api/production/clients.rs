@@ -10,17 +10,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls;
 
-use super::{nginx_with_shipped_conf, run, Certs, DOMAIN};
+use super::{nginx_with_shipped_conf, Certs, DOMAIN};
 use crate::common::server::{ACCESS_KEY, SECRET_KEY};
-use crate::common::{bucket_name, test_data, Server, ServerOptions};
-
-/// The Python with a current boto3 (`.ci/run` creates it).
-fn boto3_python() -> String {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let py = format!("{home}/.cache/coffer-venv/bin/python");
-    assert!(Path::new(&py).exists(), "{py} is missing: python3 -m venv ~/.cache/coffer-venv && ~/.cache/coffer-venv/bin/pip install boto3 (.ci/run does)");
-    py
-}
+use crate::common::{boto3_python, bucket_name, run, test_data, Server, ServerOptions};
 
 /// aws-sdk-s3 over HTTPS, trusting the test CA (rustls), without retries:
 /// every failure the server or proxy causes is seen.
