@@ -48,6 +48,7 @@ pub enum Endpoint {
     GetObjectAcl,
     PutObjectAcl,
     GetObjectTagging,
+    GetObjectAttributes,
     PutObjectTagging,
     DeleteObjectTagging,
     GetBucketTagging,
@@ -118,6 +119,7 @@ impl Endpoint {
             Endpoint::GetObjectAcl => "GetObjectAcl",
             Endpoint::PutObjectAcl => "PutObjectAcl",
             Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::GetObjectAttributes => "GetObjectAttributes",
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketTagging => "GetBucketTagging",
@@ -173,12 +175,8 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("requestPayment", "BucketRequestPayment"),
 ];
 
-const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
-    ("attributes", "GetObjectAttributes"),
-    ("restore", "RestoreObject"),
-    ("select", "SelectObjectContent"),
-    ("torrent", "GetObjectTorrent"),
-];
+const OBJECT_SUBRESOURCES: &[(&str, &str)] =
+    &[("restore", "RestoreObject"), ("select", "SelectObjectContent"), ("torrent", "GetObjectTorrent")];
 
 /// Parsed query parameters: decoded names and values, in request order.
 pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
@@ -374,6 +372,12 @@ fn object_endpoint(
             };
         }
     }
+    if has(query, "attributes") {
+        return match *method {
+            Method::GET => Ok(Endpoint::GetObjectAttributes),
+            _ => Err(method_not_allowed()),
+        };
+    }
     if has(query, "tagging") {
         return match *method {
             Method::GET => Ok(Endpoint::GetObjectTagging),
@@ -473,6 +477,7 @@ mod tests {
             (Method::PUT, "/b?encryption", PutBucketEncryption),
             (Method::DELETE, "/b?encryption", DeleteBucketEncryption),
             (Method::GET, "/b/k?tagging", GetObjectTagging),
+            (Method::GET, "/b/k?attributes", GetObjectAttributes),
             (Method::PUT, "/b/k?tagging", PutObjectTagging),
             (Method::DELETE, "/b/k?tagging", DeleteObjectTagging),
         ];

@@ -13,6 +13,7 @@ pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_checksum;
 pub(crate) mod object;
+mod object_attributes;
 pub(crate) mod object_lock;
 mod tagging;
 pub(crate) mod versioning;
@@ -159,6 +160,7 @@ pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response
         Endpoint::GetObjectAcl => acl::handle_get_object_acl(ctx).await,
         Endpoint::PutObjectAcl => acl::handle_put_object_acl(ctx, body).await,
         Endpoint::GetObjectTagging => tagging::handle_get_object_tagging(ctx).await,
+        Endpoint::GetObjectAttributes => object_attributes::handle_get_object_attributes(ctx).await,
         Endpoint::PutObjectTagging => tagging::handle_put_object_tagging(ctx, body).await,
         Endpoint::DeleteObjectTagging => tagging::handle_delete_object_tagging(ctx).await,
         Endpoint::GetBucketTagging => tagging::handle_get_bucket_tagging(ctx).await,

@@ -178,18 +178,10 @@ pub async fn handle_get_object(ctx: &RequestContext<'_>, head: bool) -> Result<R
     Err(ApiError::new(S3ErrorCode::SlowDown, "The object is being overwritten too often to be read; retry."))
 }
 
-async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<Response<Body>>, ApiError> {
+/// The version a read names (`versionId`), or the current one; a delete
+/// marker in either place is the error AWS answers for it.
+pub async fn requested_object(ctx: &RequestContext<'_>, version: Option<&str>) -> Result<ObjectInfo, ApiError> {
     let engine = &ctx.state.engine;
-    let part_number = match ctx.query_param("partNumber") {
-        None => None,
-        Some(v) => Some(v.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
-            ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
-        })?),
-    };
-    if part_number.is_some() && ctx.header("range").is_some() {
-        return Err(ApiError::invalid_request("Cannot specify both Range header and partNumber query parameter"));
-    }
-    let version = versioning::requested_version(ctx)?;
     let stored = match version {
         Some(v) => engine.head_version(ctx.bucket(), ctx.key(), v).await?,
         None => match engine.head_object(ctx.bucket(), ctx.key()).await {
@@ -205,6 +197,22 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     if stored.delete_marker {
         return Err(versioning::delete_marker_error(&stored, true));
     }
+    Ok(stored)
+}
+
+async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<Response<Body>>, ApiError> {
+    let engine = &ctx.state.engine;
+    let part_number = match ctx.query_param("partNumber") {
+        None => None,
+        Some(v) => Some(v.parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+            ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
+        })?),
+    };
+    if part_number.is_some() && ctx.header("range").is_some() {
+        return Err(ApiError::invalid_request("Cannot specify both Range header and partNumber query parameter"));
+    }
+    let version = versioning::requested_version(ctx)?;
+    let stored = requested_object(ctx, version).await?;
     let attrs = ObjectAttrs::decode(&stored.attrs)?;
     // The keys are checked first: without them, not even a precondition is answered.
     let keys = encryption::open_stored(ctx, &attrs, ctx.bucket(), ctx.key(), crate::sse::request::CUSTOMER)?;

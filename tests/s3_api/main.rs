@@ -44,6 +44,7 @@
 //!   aws-sdk-s3, awscli, boto3, rclone, s3cmd, curl presigned, virtual hosts.
 //! - `vhost`: virtual-hosted-style addressing with `--domain`.
 //! - `sigv2`: Signature Version 2 from boto3 (`s3` signer) and s3cmd; turning it off.
+//! - `attributes`: GetObjectAttributes (parts and pagination, versions, SSE-C, errors).
 //! - `multipart`: multipart uploads: checksums, ETags, part numbers, errors,
 //!   listings, UploadPartCopy, races, 10,000 parts, SIGKILL, the `aws` CLI.
 //! - `iam`: users, access keys, policies and groups through the IAM query API
@@ -60,6 +61,7 @@
 mod common;
 
 mod access;
+mod attributes;
 mod audit;
 mod browser;
 mod buckets;
