@@ -142,6 +142,10 @@ pub struct ObjectAttrs {
     /// The full-object checksum the client sent or asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checksum: Option<(ChecksumAlgorithm, String)>,
+    /// The parts' checksums (same algorithm), in part order, of an object
+    /// completed from an upload that had one; for GetObjectAttributes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub part_checksums: Vec<String>,
     /// The object ACL, kept only while the bucket has ACLs enabled; `None`:
     /// the bucket owner has FULL_CONTROL and nobody else anything.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -207,6 +211,7 @@ impl ObjectAttrs {
             sse: None,
             retention: None,
             legal_hold: false,
+            part_checksums: Vec::new(),
         };
         if let Some(class) = header_str(headers, "x-amz-storage-class")? {
             if !STORAGE_CLASSES.contains(&class.as_str()) {

@@ -302,8 +302,13 @@ pub async fn handle_complete_multipart_upload(
             .binary_search_by_key(&part.part_number, |p| p.part_number)
             .ok()
             .map(|i| &stored[i])
-            .filter(|p| p.etag == normalize_etag(&part.etag))
-            .ok_or_else(|| invalid_part(part.part_number))?;
+            .filter(|p| p.etag == normalize_etag(&part.etag));
+        let Some(found) = found else {
+            // An abort racing this request deletes parts while they are
+            // listed: the upload being gone is the error to report.
+            engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
+            return Err(invalid_part(part.part_number));
+        };
         chosen.push(found);
     }
     let min_part = ctx.state.config.min_part_size_bytes;
@@ -350,6 +355,7 @@ pub async fn handle_complete_multipart_upload(
             values.push((value, size));
         }
         object_attrs.checksum = Some((alg, multipart_checksum::combine(alg, kind, &values)?));
+        object_attrs.part_checksums = values.iter().map(|(value, _)| value.clone()).collect();
         checksum_type = Some(kind);
     }
     let parts: Vec<(u32, String)> = chosen.iter().map(|p| (p.part_number, p.etag.clone())).collect();

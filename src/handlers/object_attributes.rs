@@ -2,10 +2,9 @@
 //! parts, storage class and size of an object or version, as the
 //! `x-amz-object-attributes` header asks, without reading its data.
 //!
-//! Parts are listed with their number and size, paginated by
-//! `x-amz-max-parts` and `x-amz-part-number-marker`; per-part checksums are
-//! not kept after CompleteMultipartUpload, so parts carry none. An SSE-C
-//! object needs its key, as for HEAD.
+//! Parts are listed with their number, size and (for an upload that had a
+//! checksum algorithm) checksum, paginated by `x-amz-max-parts` and
+//! `x-amz-part-number-marker`. An SSE-C object needs its key, as for HEAD.
 
 use http::{HeaderValue, Response};
 
@@ -97,10 +96,14 @@ pub async fn handle_get_object_attributes(ctx: &RequestContext<'_>) -> Result<Re
         }
         w.text("MaxParts", &max_parts.to_string());
         w.text("IsTruncated", if end < total { "true" } else { "false" });
+        let part_checksums = (attrs.part_checksums.len() == total).then_some(&attrs.part_checksums);
         for (i, size) in info.part_sizes.iter().enumerate().take(end).skip(first) {
             w.open("Part");
             w.text("PartNumber", &(i + 1).to_string());
             w.text("Size", &size.to_string());
+            if let (Some(values), Some((alg, _))) = (part_checksums, &attrs.checksum) {
+                w.text(&format!("Checksum{}", alg.as_str()), &values[i]);
+            }
             w.close();
         }
         w.close();

@@ -1,5 +1,5 @@
 //! GetObjectAttributes through aws-sdk-s3: single PUT with a checksum,
-//! multipart parts with pagination, versions and delete markers, SSE-C keys,
+//! multipart parts with pagination and part checksums, versions and delete markers, SSE-C keys,
 //! and the request errors.
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -133,6 +133,70 @@ async fn single_put_multipart_and_pagination() {
     }
     let expected: Vec<(i32, i64)> = sizes.iter().enumerate().map(|(i, s)| (i as i32 + 1, *s as i64)).collect();
     assert_eq!(seen, expected);
+
+    // An upload with a checksum algorithm: every part carries its checksum.
+    let up = ctx
+        .s3
+        .create_multipart_upload()
+        .bucket(&ctx.bucket)
+        .key("mp-sha")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("upload id").to_string();
+    let (mut done, mut sums) = (Vec::new(), Vec::new());
+    for n in 1..=3 {
+        let part = ctx
+            .s3
+            .upload_part()
+            .bucket(&ctx.bucket)
+            .key("mp-sha")
+            .upload_id(&id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(ByteStream::from(test_data(1000 * n as usize, 40 + n as u64)))
+            .send()
+            .await
+            .expect("part");
+        let sum = part.checksum_sha256().expect("part checksum").to_string();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(part.e_tag().map(String::from))
+                .checksum_sha256(&sum)
+                .build(),
+        );
+        sums.push(sum);
+    }
+    let complete = ctx
+        .s3
+        .complete_multipart_upload()
+        .bucket(&ctx.bucket)
+        .key("mp-sha")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .expect("complete");
+    let got = ctx
+        .s3
+        .get_object_attributes()
+        .bucket(&ctx.bucket)
+        .key("mp-sha")
+        .set_object_attributes(Some(ALL.to_vec()))
+        .send()
+        .await
+        .expect("attributes");
+    assert_eq!(got.checksum().and_then(|c| c.checksum_sha256()), complete.checksum_sha256());
+    let parts: Vec<String> = got
+        .object_parts()
+        .expect("parts")
+        .parts()
+        .iter()
+        .map(|p| p.checksum_sha256().expect("part checksum").to_string())
+        .collect();
+    assert_eq!(parts, sums);
 }
 
 #[tokio::test]
