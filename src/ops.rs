@@ -529,6 +529,7 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
         (Method::GET, "/admin/v1/scrub/status") => {
             json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }
+        _ if path.starts_with(crate::iam::accounts_admin::PATH) => crate::iam::accounts_admin::serve(&state, req).await,
         _ => crate::sse::admin::serve(&state, req).await,
     }
 }

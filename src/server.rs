@@ -26,8 +26,9 @@ use crate::response::{self, Body};
 use crate::router::{parse_query, Endpoint, Route};
 use storage_engine::Engine;
 
-/// The account that owns everything while Coffer has one account: its
-/// canonical user id, display name and 12-digit account id.
+/// An owner as responses show it: the installation's own account (the
+/// state's `owner`) or a bucket's owner: canonical user id, display name and
+/// 12-digit account id.
 #[derive(Debug, Clone)]
 pub struct Owner {
     pub id: String,

@@ -41,13 +41,20 @@ pub struct Caller {
     pub principal: Principal,
     /// The caller's identity policies (inline user and group policies).
     pub policies: Vec<Arc<PolicyDocument>>,
-    /// The display name shown as an owner (root: the account name; users: their name).
+    /// The caller's name (root: the account name; users: their name).
     pub display_name: String,
+    /// The display name of the caller's account: what what it owns shows.
+    pub account_name: String,
 }
 
 impl Caller {
     pub fn anonymous() -> Caller {
-        Caller { principal: Principal::Anonymous, policies: Vec::new(), display_name: String::new() }
+        Caller {
+            principal: Principal::Anonymous,
+            policies: Vec::new(),
+            display_name: String::new(),
+            account_name: String::new(),
+        }
     }
 
     /// The canonical id the caller's writes are owned by (the account's).
@@ -93,7 +100,12 @@ impl Caller {
                 }
             }
         }
-        Caller { principal, policies, display_name: identity.display_name.clone() }
+        Caller {
+            principal,
+            policies,
+            display_name: identity.display_name.clone(),
+            account_name: identity.account_name.clone(),
+        }
     }
 }
 
@@ -144,6 +156,23 @@ pub struct BucketAccess {
     pub attrs: BucketAttrs,
     /// The bucket policy, parsed (it was validated when it was put).
     pub policy: Option<Arc<PolicyDocument>>,
+    /// The account id of the bucket owner (see [`owner_account_id`]).
+    pub owner_account_id: String,
+}
+
+/// The account id of the owner with `canonical_id`; an owner whose account
+/// was deleted gets an id no caller has, so only policies and ACLs naming
+/// everyone still apply to what it owned.
+pub fn owner_account_id(state: &AppState, canonical_id: &str) -> String {
+    state
+        .identities
+        .account_of_canonical(canonical_id)
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| deleted_account(canonical_id))
+}
+
+fn deleted_account(canonical_id: &str) -> String {
+    format!("deleted-account:{canonical_id}")
 }
 
 impl BucketAccess {
@@ -157,7 +186,8 @@ impl BucketAccess {
                 })?),
                 None => None,
             };
-        Ok(BucketAccess { name: info.name, created_ms: info.created_ms, attrs, policy })
+        let owner_account_id = owner_account_id(state, &attrs.owner_id);
+        Ok(BucketAccess { name: info.name, created_ms: info.created_ms, attrs, policy, owner_account_id })
     }
 }
 
@@ -169,7 +199,7 @@ pub struct Access {
     pub conditions: ConditionValues,
     /// The bucket the request addresses (absent for ListBuckets and CreateBucket).
     pub bucket: Option<BucketAccess>,
-    account_id: String,
+    identities: crate::iam::Identities,
     account_public_access_block: PublicAccessBlock,
 }
 
@@ -207,12 +237,18 @@ impl Access {
     ) -> Decision {
         let bucket_name = bucket.map(|b| b.name.as_str()).unwrap_or_default();
         let resource = resource_arn(target, bucket_name, key);
-        // The resource belongs to the bucket owner's account; with one account
-        // in Coffer every bucket belongs to it. Creating a bucket or listing
-        // buckets acts in the caller's own account.
-        let resource_account = match bucket {
-            Some(_) => Some(self.account_id.as_str()),
-            None => self.caller.account_id(),
+        // A bucket belongs to its owner's account, an object to the account
+        // owning it (its ACL's owner, where ACLs are on; otherwise the bucket
+        // owner). Creating a bucket or listing buckets acts in the caller's
+        // own account.
+        let object_owner_account;
+        let resource_account = match (bucket, object_acl, target) {
+            (Some(b), Some(acl), Target::Object) if acl.owner_id != b.attrs.owner_id => {
+                object_owner_account = self.owner_account_of(&acl.owner_id);
+                Some(object_owner_account.as_str())
+            }
+            (Some(b), _, _) => Some(b.owner_account_id.as_str()),
+            (None, _, _) => self.caller.account_id(),
         };
         let bucket_acl;
         let (bucket_acl, object_acl) = match bucket {
@@ -238,6 +274,14 @@ impl Access {
             public_access_block: self.public_access_block_for(bucket),
         };
         policy::evaluate(&request, &inputs)
+    }
+
+    /// The account id behind an object owner's canonical id.
+    fn owner_account_of(&self, canonical_id: &str) -> String {
+        match self.identities.account_of_canonical(canonical_id) {
+            Some((id, _)) => id,
+            None => deleted_account(canonical_id),
+        }
     }
 
     /// `Ok` if allowed; otherwise `AccessDenied`, with the reason logged at debug level.
@@ -368,7 +412,7 @@ pub async fn authorize(
         client,
         conditions,
         bucket,
-        account_id: state.owner.account_id.clone(),
+        identities: state.identities.clone(),
         account_public_access_block: state.account_public_access_block.get(),
     };
     let key = route.key.as_deref();
@@ -395,6 +439,7 @@ pub async fn authorize(
                 created_ms: 0,
                 attrs: BucketAttrs::new(String::new(), String::new(), String::new()),
                 policy: None,
+                owner_account_id: access.caller.account_id().unwrap_or_default().to_string(),
             };
             access
                 .check(action, target, Some(&pending), None, None)

@@ -74,18 +74,5 @@ pub async fn run(args: &AdminArgs, cmd: &KeysCommand) -> ExitCode {
             (Method::POST, "/admin/v1/sse/master-key/rotate".to_string())
         }
     };
-    match call_with_body(args, method, &path, body).await {
-        Ok(answer) if (200..300).contains(&answer.status) => {
-            println!("{}", answer.body.trim());
-            ExitCode::SUCCESS
-        }
-        Ok(answer) => {
-            eprintln!("coffer: admin API answered {}: {}", answer.status, answer.body.trim());
-            ExitCode::FAILURE
-        }
-        Err(msg) => {
-            eprintln!("coffer: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    super::print_answer(call_with_body(args, method, &path, body).await)
 }

@@ -8,6 +8,7 @@
 //! Adding a command family: a `clap::Subcommand` enum in its own module,
 //! flattened into [`AdminCommand`], and a branch in [`run`].
 
+pub mod accounts;
 pub mod client;
 pub mod iam;
 pub mod keys;
@@ -62,6 +63,8 @@ pub enum AdminCommand {
     Ops(ops::OpsCommand),
     #[command(flatten)]
     Keys(keys::KeysCommand),
+    #[command(flatten)]
+    Accounts(accounts::AccountsCommand),
 }
 
 #[derive(serde::Deserialize)]
@@ -111,6 +114,25 @@ pub async fn call_with_body(args: &AdminArgs, method: http::Method, path: &str, 
     Ok(Answer { status, body: String::from_utf8_lossy(&body.to_bytes()).into_owned() })
 }
 
+/// Prints a successful admin API answer's body; a failure goes to stderr
+/// and makes the exit code non-zero.
+pub fn print_answer(answer: Result<Answer, String>) -> ExitCode {
+    match answer {
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            println!("{}", answer.body.trim());
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            eprintln!("coffer: admin API answered {}: {}", answer.status, answer.body.trim());
+            ExitCode::FAILURE
+        }
+        Err(msg) => {
+            eprintln!("coffer: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs an admin command; errors go to stderr and make the exit code non-zero.
 pub fn run(args: AdminArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -123,6 +145,7 @@ pub fn run(args: AdminArgs) -> ExitCode {
     match &args.command {
         AdminCommand::Ops(cmd) => runtime.block_on(ops::run(&args, cmd)),
         AdminCommand::Keys(cmd) => runtime.block_on(keys::run(&args, cmd)),
+        AdminCommand::Accounts(cmd) => runtime.block_on(accounts::run(&args, cmd)),
         AdminCommand::Iam(cmd) => {
             let (access_key_id, secret) = match credentials(&args) {
                 Ok(c) => c,

@@ -48,18 +48,22 @@ fn parse_header_grantee(ctx: &RequestContext<'_>, item: &str) -> Result<Grantee,
     let (kind, value) = item.split_once('=').ok_or_else(|| invalid_grantee("Invalid grantee in a grant header"))?;
     let value = value.trim().trim_matches('"');
     match kind.trim().to_ascii_lowercase().as_str() {
-        "id" => canonical_grantee(value, None),
+        "id" => canonical_grantee(ctx, value, None),
         "uri" => group_grantee(value),
         "emailaddress" => email_grantee(ctx, value),
         _ => Err(invalid_grantee("Invalid grantee type in a grant header; use id, uri or emailAddress")),
     }
 }
 
-fn canonical_grantee(id: &str, display_name: Option<String>) -> Result<Grantee, ApiError> {
+/// A grant to a canonical id; the display name is the account's when the id
+/// is one of this installation's accounts.
+fn canonical_grantee(ctx: &RequestContext<'_>, id: &str, display_name: Option<String>) -> Result<Grantee, ApiError> {
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid_grantee("Invalid id"));
     }
-    Ok(Grantee::CanonicalUser { id: id.to_ascii_lowercase(), display_name })
+    let id = id.to_ascii_lowercase();
+    let display_name = ctx.state.identities.account_of_canonical(&id).map(|(_, name)| name).or(display_name);
+    Ok(Grantee::CanonicalUser { id, display_name })
 }
 
 fn group_grantee(uri: &str) -> Result<Grantee, ApiError> {
@@ -76,7 +80,7 @@ fn email_grantee(ctx: &RequestContext<'_>, address: &str) -> Result<Grantee, Api
             "The e-mail address you provided does not match any account on record.",
         )
     })?;
-    Ok(Grantee::CanonicalUser { id: identity.canonical_id, display_name: Some(ctx.state.owner.display_name.clone()) })
+    Ok(Grantee::CanonicalUser { id: identity.canonical_id, display_name: Some(identity.account_name) })
 }
 
 /// The ACL requested by `x-amz-acl` or the `x-amz-grant-*` headers, if any.
@@ -154,7 +158,7 @@ pub fn object_acl_for_write(ctx: &RequestContext<'_>) -> Result<Option<Acl>, Api
     let attrs = &bucket.attrs;
     let bucket_owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
     let writer_id = ctx.access.caller.canonical_id().unwrap_or(attrs.owner_id.as_str()).to_string();
-    let writer = (writer_id.as_str(), ctx.access.caller.display_name.as_str());
+    let writer = (writer_id.as_str(), ctx.access.caller.account_name.as_str());
     let bofc = ctx.header("x-amz-acl").is_some_and(|v| v.trim() == "bucket-owner-full-control");
     let owner = match attrs.object_ownership() {
         ObjectOwnership::BucketOwnerEnforced => bucket_owner,
@@ -222,7 +226,7 @@ fn acl_from_body(ctx: &RequestContext<'_>, bytes: &[u8], owner: (&str, &str)) ->
     for g in doc.list.map(|l| l.grants).unwrap_or_default() {
         let permission = Permission::parse(g.permission.trim()).ok_or_else(malformed_acl)?;
         let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
-            (Some(id), None, None) => canonical_grantee(id.trim(), g.grantee.display_name)?,
+            (Some(id), None, None) => canonical_grantee(ctx, id.trim(), g.grantee.display_name)?,
             (None, Some(uri), None) => group_grantee(uri.trim())?,
             (None, None, Some(address)) => email_grantee(ctx, &address)?,
             _ => return Err(malformed_acl()),

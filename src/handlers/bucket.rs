@@ -47,9 +47,8 @@ pub fn validate_bucket_name(name: &str) -> Result<(), ApiError> {
 /// BucketOwnerEnforced), Block Public Access all on, and the ACL of the
 /// request's ACL headers where ACLs are enabled.
 fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
-    let owner = &ctx.state.owner;
-    let owner_id = ctx.access.caller.canonical_id().unwrap_or(&owner.id).to_string();
-    let mut attrs = BucketAttrs::new(owner_id, owner.display_name.clone(), ctx.state.config.region.clone());
+    let (owner_id, owner_name) = caller_owner(ctx);
+    let mut attrs = BucketAttrs::new(owner_id, owner_name, ctx.state.config.region.clone());
     if ctx.state.config.legacy_bucket_defaults {
         // As AWS before April 2023: no ownership controls (ACLs work, object writer owns) and no Block Public Access.
         attrs.ownership = None;
@@ -73,12 +72,23 @@ fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
     Ok(attrs)
 }
 
+/// The canonical id and display name the caller's account owns things as.
+fn caller_owner(ctx: &RequestContext<'_>) -> (String, String) {
+    let caller = &ctx.access.caller;
+    match caller.canonical_id() {
+        Some(id) => (id.to_string(), caller.account_name.clone()),
+        None => (ctx.state.owner.id.clone(), ctx.state.owner.display_name.clone()),
+    }
+}
+
+/// ListBuckets: the buckets the caller's account owns.
 pub async fn handle_list_buckets(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let max = parse_max(ctx.query_param("max-buckets"), "max-buckets", 10_000)?;
     let prefix = ctx.query_param("prefix").unwrap_or_default();
     let after = ctx.query_param("continuation-token").unwrap_or_default();
     let region_filter = ctx.query_param("bucket-region");
     let buckets = ctx.state.engine.list_buckets().await?;
+    let (owner_id, owner_name) = caller_owner(ctx);
     let mut selected = Vec::new();
     let mut truncated = false;
     for bucket in &buckets {
@@ -86,7 +96,7 @@ pub async fn handle_list_buckets(ctx: &RequestContext<'_>) -> Result<Response<Bo
             continue;
         }
         let attrs = BucketAttrs::decode(&bucket.attrs)?;
-        if region_filter.is_some_and(|r| r != attrs.region) {
+        if attrs.owner_id != owner_id || region_filter.is_some_and(|r| r != attrs.region) {
             continue;
         }
         if selected.len() == max {
@@ -95,9 +105,8 @@ pub async fn handle_list_buckets(ctx: &RequestContext<'_>) -> Result<Response<Bo
         }
         selected.push((bucket, attrs));
     }
-    let owner = &ctx.state.owner;
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
-    w.open("Owner").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
+    w.open("Owner").text("ID", &owner_id).text("DisplayName", &owner_name).close();
     w.open("Buckets");
     for (bucket, attrs) in &selected {
         w.open("Bucket");
@@ -143,7 +152,21 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
         attrs.object_lock = Some(super::object_lock::BucketLock { default: None });
         attrs.versioning = Some("Enabled".into());
     }
-    ctx.state.engine.create_bucket(name, attrs.encode()).await?;
+    match ctx.state.engine.create_bucket(name, attrs.encode()).await {
+        Err(storage_engine::EngineError::BucketAlreadyExists { .. }) => {
+            // Owned by the caller's account: BucketAlreadyOwnedByYou; by another: BucketAlreadyExists.
+            let existing = ctx.state.engine.get_bucket(name).await?;
+            if BucketAttrs::decode(&existing.attrs)?.owner_id != attrs.owner_id {
+                return Err(ApiError::new(
+                    S3ErrorCode::BucketAlreadyExists,
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                )
+                .with_extra("BucketName", name.to_string()));
+            }
+            return Err(storage_engine::EngineError::BucketAlreadyExists { bucket: name.to_string() }.into());
+        }
+        other => other?,
+    };
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
         response.headers_mut().insert(http::header::LOCATION, v);

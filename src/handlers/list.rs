@@ -82,7 +82,7 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
         ctx.state.engine.list_objects(ctx.bucket(), &request).await?
     };
     let fetch_owner = !v2 || ctx.query_param("fetch-owner") == Some("true");
-    let owner = &ctx.state.owner;
+    let owner = &ctx.bucket_owner();
 
     let mut w = XmlWriter::new("ListBucketResult");
     w.text("Name", bucket_name);

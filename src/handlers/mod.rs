@@ -60,6 +60,18 @@ impl RequestContext<'_> {
         self.access.bucket.as_ref().ok_or_else(|| ApiError::internal("bucket operation without its bucket"))
     }
 
+    /// The owner of the request's bucket, as listings show it.
+    pub fn bucket_owner(&self) -> crate::server::Owner {
+        match &self.access.bucket {
+            Some(b) => crate::server::Owner {
+                id: b.attrs.owner_id.clone(),
+                display_name: b.attrs.owner_display_name.clone(),
+                account_id: b.owner_account_id.clone(),
+            },
+            None => self.state.owner.clone(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }

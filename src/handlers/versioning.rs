@@ -165,7 +165,7 @@ pub async fn handle_list_object_versions(ctx: &RequestContext<'_>) -> Result<Res
         max_keys,
     };
     let page = ctx.state.engine.list_versions(ctx.bucket(), &req).await?;
-    let owner = &ctx.state.owner;
+    let owner = &ctx.bucket_owner();
     let mut w = XmlWriter::new("ListVersionsResult");
     w.text("Name", ctx.bucket());
     w.text("Prefix", &enc(&req.prefix));

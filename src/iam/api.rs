@@ -143,7 +143,10 @@ pub async fn handle(
         action_name = action.name();
         let resource = actions::resource_arn(svc.identities, action, &params, &caller);
         let iam_action = format!("iam:{}", action.name());
-        if !svc.authorizer.allowed(&caller, &iam_action, &resource) {
+        // The IAM API manages the installation's own account; an additional
+        // account has its root user only.
+        let own_account = caller.account_id == svc.identities.account_id();
+        if !own_account || !svc.authorizer.allowed(&caller, &iam_action, &resource) {
             return Err(IamError::access_denied(format!(
                 "User: {} is not authorized to perform: {iam_action} on resource: {resource}",
                 caller.arn()

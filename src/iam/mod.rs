@@ -15,6 +15,7 @@
 //! plaintext under the zone directories; an inactive or deleted key stops
 //! authenticating as soon as the API call that changed it has answered.
 
+pub mod accounts_admin;
 pub mod actions;
 pub mod api;
 pub mod error;
@@ -57,9 +58,11 @@ pub struct IdentityPolicy {
 pub struct Identity {
     pub kind: IdentityKind,
     pub account_id: String,
-    /// The account's canonical id (everything Coffer stores is owned by the one account).
+    /// The account's canonical id (what the identity creates is owned by it).
     pub canonical_id: String,
     pub display_name: String,
+    /// The account's display name (what owners are shown as).
+    pub account_name: String,
     /// The user's inline policies, then those of its groups (empty for root).
     pub policies: Vec<IdentityPolicy>,
 }
@@ -132,6 +135,7 @@ mod tests {
             account_id: id.clone(),
             canonical_id: canonical_id_for("root"),
             display_name: "root".into(),
+            account_name: "root".into(),
             policies: vec![],
         };
         assert_eq!(root.arn(), format!("arn:aws:iam::{id}:root"));

@@ -5,6 +5,8 @@
 //! - `iam/user/<lowercase name>` → [`UserRecord`] (inline policies included)
 //! - `iam/key/<access key id>` → [`KeyRecord`] (secret sealed, see `secrets`)
 //! - `iam/group/<lowercase name>` → [`GroupRecord`] (members and inline policies)
+//! - `iam/account/<lowercase name>` → [`AccountRecord`] (an additional account;
+//!   its root user's keys are key records naming the account instead of a user)
 //!
 //! Names are unique without regard to case, as in AWS, and keep the case they
 //! were created with.
@@ -20,6 +22,7 @@ pub const RECORD_VERSION: u32 = 1;
 pub const USER_PREFIX: &str = "iam/user/";
 pub const KEY_PREFIX: &str = "iam/key/";
 pub const GROUP_PREFIX: &str = "iam/group/";
+pub const ACCOUNT_PREFIX: &str = "iam/account/";
 
 /// Access keys a user may have at once (AWS: 2).
 pub const MAX_KEYS_PER_USER: usize = 2;
@@ -36,6 +39,24 @@ pub fn key_key(access_key_id: &str) -> String {
 
 pub fn group_key(name: &str) -> String {
     format!("{GROUP_PREFIX}{}", name.to_ascii_lowercase())
+}
+
+pub fn account_key(name: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{}", name.to_ascii_lowercase())
+}
+
+/// An account besides the installation's own: its ids are derived from its
+/// name (see `account_id_for`), and it acts through its root user only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub version: u32,
+    pub name: String,
+    pub account_id: String,
+    pub canonical_id: String,
+    /// ACL grants by e-mail address resolve to the account with this address.
+    #[serde(default)]
+    pub email: Option<String>,
+    pub created_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -92,8 +113,11 @@ impl KeyStatus {
 pub struct KeyRecord {
     pub version: u32,
     pub access_key_id: String,
-    /// Lowercase key of the owning user.
+    /// Lowercase key of the owning user (empty for an account's root key).
     pub user: String,
+    /// Lowercase name of the account whose root user the key belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub status: KeyStatus,
     pub created_ms: u64,
     /// The secret, sealed by `SecretBox` (never the plaintext).

@@ -11,7 +11,7 @@ use storage_engine::Engine;
 use zeroize::Zeroizing;
 
 use super::error::IamError;
-use super::model::{self, GroupRecord, KeyRecord, KeyStatus, Tag, UserRecord};
+use super::model::{self, AccountRecord, GroupRecord, KeyRecord, KeyStatus, Tag, UserRecord};
 use super::secrets::SecretBox;
 use super::{Identity, IdentityKind, IdentityPolicy, PolicySource};
 use crate::auth::{CredentialStore, SecretKey};
@@ -32,6 +32,8 @@ pub(crate) struct State {
     pub keys: BTreeMap<String, LiveKey>,
     /// By lowercase name.
     pub groups: BTreeMap<String, GroupRecord>,
+    /// The additional accounts, by lowercase name.
+    pub accounts: BTreeMap<String, AccountRecord>,
 }
 
 /// Records to write and delete in one atomic commit.
@@ -43,6 +45,8 @@ pub(crate) struct Change {
     pub del_keys: Vec<String>,
     pub groups: Vec<GroupRecord>,
     pub del_groups: Vec<String>,
+    pub accounts: Vec<AccountRecord>,
+    pub del_accounts: Vec<String>,
 }
 
 struct Shared {
@@ -100,12 +104,16 @@ impl Identities {
             } else if let Some(name) = key.strip_prefix(model::GROUP_PREFIX) {
                 let rec: GroupRecord = serde_json::from_slice(&value).map_err(|e| corrupt(&key, e))?;
                 state.groups.insert(name.to_string(), rec);
+            } else if let Some(name) = key.strip_prefix(model::ACCOUNT_PREFIX) {
+                let rec: AccountRecord = serde_json::from_slice(&value).map_err(|e| corrupt(&key, e))?;
+                state.accounts.insert(name.to_string(), rec);
             }
         }
         tracing::info!(
             users = state.users.len(),
             keys = state.keys.len(),
             groups = state.groups.len(),
+            accounts = state.accounts.len(),
             "identities loaded"
         );
         Ok(Identities {
@@ -113,8 +121,8 @@ impl Identities {
                 engine,
                 secrets,
                 root,
-                account_id: super::account_id_for("root"),
-                canonical_id: super::canonical_id_for("root"),
+                account_id: super::account_id_for(MAIN_ACCOUNT),
+                canonical_id: super::canonical_id_for(MAIN_ACCOUNT),
                 state: RwLock::new(state),
                 writer: tokio::sync::Mutex::new(()),
             }),
@@ -167,9 +175,13 @@ impl Identities {
         for g in &change.groups {
             puts.push((model::group_key(&g.name), json(g)?));
         }
+        for a in &change.accounts {
+            puts.push((model::account_key(&a.name), json(a)?));
+        }
         let mut deletes: Vec<String> = change.del_users.iter().map(|n| model::user_key(n)).collect();
         deletes.extend(change.del_keys.iter().map(|k| model::key_key(k)));
         deletes.extend(change.del_groups.iter().map(|n| model::group_key(n)));
+        deletes.extend(change.del_accounts.iter().map(|n| model::account_key(n)));
         self.shared.engine.system_batch(puts, deletes).await.map_err(IamError::internal)?;
         let mut st = self.write_state();
         for n in change.del_users {
@@ -181,6 +193,9 @@ impl Identities {
         for n in change.del_groups {
             st.groups.remove(&n.to_ascii_lowercase());
         }
+        for n in change.del_accounts {
+            st.accounts.remove(&n.to_ascii_lowercase());
+        }
         for u in change.users {
             st.users.insert(u.name.to_ascii_lowercase(), u);
         }
@@ -189,6 +204,9 @@ impl Identities {
         }
         for g in change.groups {
             st.groups.insert(g.name.to_ascii_lowercase(), g);
+        }
+        for a in change.accounts {
+            st.accounts.insert(a.name.to_ascii_lowercase(), a);
         }
         Ok(())
     }
@@ -246,7 +264,7 @@ impl Identities {
     pub async fn create_access_key(&self, user: &str) -> Result<(KeyRecord, Zeroizing<String>), IamError> {
         let _w = self.writer().await;
         let lower = user.to_ascii_lowercase();
-        let access_key_id = {
+        let live = {
             let st = self.read();
             st.users.get(&lower).ok_or_else(|| no_such_user(user))?;
             if st.keys.values().filter(|k| k.rec.user == lower).count() >= model::MAX_KEYS_PER_USER {
@@ -255,11 +273,19 @@ impl Identities {
                     model::MAX_KEYS_PER_USER
                 )));
             }
-            loop {
-                let id = model::new_access_key_id();
-                if !st.keys.contains_key(&id) && id != self.root_access_key_id() {
-                    break id;
-                }
+            self.new_key(&st, lower, None)?
+        };
+        let out = (live.rec.clone(), live.secret.clone());
+        self.commit(Change { keys: vec![live], ..Default::default() }).await?;
+        Ok(out)
+    }
+
+    /// A new active key with a fresh id and secret (not yet committed).
+    fn new_key(&self, st: &State, user: String, account: Option<String>) -> Result<LiveKey, IamError> {
+        let access_key_id = loop {
+            let id = model::new_access_key_id();
+            if !st.keys.contains_key(&id) && id != self.root_access_key_id() {
+                break id;
             }
         };
         let secret = model::new_secret();
@@ -267,14 +293,97 @@ impl Identities {
         let rec = KeyRecord {
             version: model::RECORD_VERSION,
             access_key_id,
-            user: lower,
+            user,
+            account,
             status: KeyStatus::Active,
             created_ms: now_ms(),
             sealed_secret: sealed,
         };
-        let live = LiveKey { rec: rec.clone(), secret: secret.clone() };
-        self.commit(Change { keys: vec![live], ..Default::default() }).await?;
-        Ok((rec, secret))
+        Ok(LiveKey { rec, secret })
+    }
+
+    /// Creates an additional account with one root access key; the secret
+    /// is returned once, here. Its name must not be the installation's own
+    /// account (`root`) nor another account's, in any case.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        email: Option<String>,
+    ) -> Result<(AccountRecord, KeyRecord, Zeroizing<String>), IamError> {
+        model::check_name("accountName", name, 64).map_err(IamError::validation)?;
+        let _w = self.writer().await;
+        let lower = name.to_ascii_lowercase();
+        let (rec, live) = {
+            let st = self.read();
+            let account_id = super::account_id_for(&lower);
+            let taken = lower == MAIN_ACCOUNT
+                || st.accounts.contains_key(&lower)
+                || account_id == self.shared.account_id
+                || st.accounts.values().any(|a| a.account_id == account_id);
+            if taken {
+                return Err(IamError::already_exists(format!("Account with name {name} already exists.")));
+            }
+            if let Some(e) = &email {
+                if self.email_taken(&st, e) {
+                    return Err(IamError::already_exists(format!("The e-mail address {e} is already in use.")));
+                }
+            }
+            let rec = AccountRecord {
+                version: model::RECORD_VERSION,
+                name: name.to_string(),
+                account_id,
+                canonical_id: super::canonical_id_for(&lower),
+                email,
+                created_ms: now_ms(),
+            };
+            let live = self.new_key(&st, String::new(), Some(lower))?;
+            (rec, live)
+        };
+        let out = (rec.clone(), live.rec.clone(), live.secret.clone());
+        self.commit(Change { accounts: vec![rec], keys: vec![live], ..Default::default() }).await?;
+        Ok(out)
+    }
+
+    fn email_taken(&self, st: &State, email: &str) -> bool {
+        st.accounts.values().any(|a| a.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(email)))
+            || st.users.values().any(|u| u.email().is_some_and(|x| x.eq_ignore_ascii_case(email)))
+    }
+
+    /// The additional accounts, by name.
+    pub fn list_accounts(&self) -> Vec<AccountRecord> {
+        self.read().accounts.values().cloned().collect()
+    }
+
+    pub fn get_account(&self, name: &str) -> Option<AccountRecord> {
+        self.read().accounts.get(&name.to_ascii_lowercase()).cloned()
+    }
+
+    /// Deletes an account and its root keys (the caller checks that it owns no bucket).
+    pub async fn delete_account(&self, name: &str) -> Result<(), IamError> {
+        let _w = self.writer().await;
+        let lower = name.to_ascii_lowercase();
+        let keys: Vec<String> = {
+            let st = self.read();
+            if !st.accounts.contains_key(&lower) {
+                return Err(IamError::no_such_entity(format!("The account with name {name} cannot be found.")));
+            }
+            st.keys
+                .values()
+                .filter(|k| k.rec.account.as_deref() == Some(lower.as_str()))
+                .map(|k| k.rec.access_key_id.clone())
+                .collect()
+        };
+        self.commit(Change { del_accounts: vec![lower], del_keys: keys, ..Default::default() }).await
+    }
+
+    /// The account id and display name of the account with `canonical_id`
+    /// (the installation's own or an additional one).
+    pub fn account_of_canonical(&self, canonical_id: &str) -> Option<(String, String)> {
+        if canonical_id == self.shared.canonical_id {
+            return Some((self.shared.account_id.clone(), MAIN_ACCOUNT.to_string()));
+        }
+        let st = self.read();
+        st.accounts.values().find(|a| a.canonical_id == canonical_id).map(|a| (a.account_id.clone(), a.name.clone()))
     }
 
     /// The user's keys, oldest first.
@@ -349,6 +458,9 @@ impl Identities {
         }
         let st = self.read();
         let key = st.keys.get(access_key_id).filter(|k| k.rec.status == KeyStatus::Active)?;
+        if let Some(account) = &key.rec.account {
+            return st.accounts.get(account).map(account_identity);
+        }
         let user = st.users.get(&key.rec.user)?;
         Some(self.user_identity(&st, user))
     }
@@ -358,14 +470,20 @@ impl Identities {
             kind: IdentityKind::Root,
             account_id: self.shared.account_id.clone(),
             canonical_id: self.shared.canonical_id.clone(),
-            display_name: "root".into(),
+            display_name: MAIN_ACCOUNT.into(),
+            account_name: MAIN_ACCOUNT.into(),
             policies: Vec::new(),
         }
     }
 
-    /// The user whose `email` tag is `email` (case-insensitive), for ACL grants by email.
+    /// The account or user with the e-mail address `email` (case-insensitive), for ACL grants by email.
     pub fn identity_for_email(&self, email: &str) -> Option<Identity> {
         let st = self.read();
+        if let Some(a) =
+            st.accounts.values().find(|a| a.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        {
+            return Some(account_identity(a));
+        }
         let user = st.users.values().find(|u| u.email().is_some_and(|e| e.eq_ignore_ascii_case(email)))?;
         Some(self.user_identity(&st, user))
     }
@@ -397,8 +515,24 @@ impl Identities {
             account_id: self.shared.account_id.clone(),
             canonical_id: self.shared.canonical_id.clone(),
             display_name: user.name.clone(),
+            account_name: MAIN_ACCOUNT.into(),
             policies,
         }
+    }
+}
+
+/// The name of the installation's own account (its root user's display name).
+pub const MAIN_ACCOUNT: &str = "root";
+
+/// The root user of an additional account.
+fn account_identity(a: &AccountRecord) -> Identity {
+    Identity {
+        kind: IdentityKind::Root,
+        account_id: a.account_id.clone(),
+        canonical_id: a.canonical_id.clone(),
+        display_name: a.name.clone(),
+        account_name: a.name.clone(),
+        policies: Vec::new(),
     }
 }
 

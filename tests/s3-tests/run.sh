@@ -11,8 +11,8 @@
 #
 # The selection is what real AWS passes and plain S3 covers: tests marked
 # fails_on_aws are excluded, and so are the groups outside plain S3 (see
-# EXCLUDED below). Users: main is Coffer's root user, alt and tenant are IAM
-# users with an `s3:*` policy (Coffer has one account; see docs/s3-compat.md).
+# EXCLUDED below). Users: main is Coffer's root user, alt and tenant are the
+# root users of two additional accounts created through the admin API.
 # The server runs with --new-bucket-defaults legacy (the suite predates AWS's
 # April 2023 defaults), --allow-sse-c-over-http (the suite runs without TLS)
 # and two KMS keys created through the admin API.
@@ -53,22 +53,22 @@ done
 [ -n "$EP" ] || { echo "coffer did not start:"; cat "$OUT/coffer.log"; exit 1; }
 PORT=${EP##*:}
 
-admin() { "$COFFER" admin --endpoint "$EP" --access-key "$AK" --secret-key "$SK" --json "$@"; }
-ALLOW_ALL='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
-user() { # NAME EMAIL -> "ACCESS SECRET"
-    admin user create "$1" --email "$2" > /dev/null
-    echo "$ALLOW_ALL" | admin policy put "$1" all - > /dev/null
-    admin key create "$1" | python3 -c 'import json,sys; k=json.load(sys.stdin); print(k["AccessKeyId"], k["SecretAccessKey"])'
+ADMIN_EP=$(grep -o "admin listening on http://[0-9.:]*[0-9]" "$OUT/coffer.log" | head -1 | sed 's|.*http://||')
+account() { # NAME EMAIL -> "ACCESS SECRET CANONICAL_ID"
+    COFFER_ADMIN_TOKEN=$ADMIN_TOKEN "$COFFER" admin --admin-endpoint "http://$ADMIN_EP" account create "$1" --email "$2" \
+        | python3 -c 'import json,sys; a=json.load(sys.stdin); print(a["access_key_id"], a["secret_access_key"], a["canonical_id"])'
 }
-read -r ALT_AK ALT_SK < <(user alt john.doe@example.com)
-read -r TEN_AK TEN_SK < <(user tenant tenanteduser@example.com)
+read -r ALT_AK ALT_SK ALT_ID < <(account alt john.doe@example.com)
+read -r TEN_AK TEN_SK TEN_ID < <(account tenant tenanteduser@example.com)
 kms_key() { # ALIAS -> key id
     COFFER_ADMIN_TOKEN=$ADMIN_TOKEN "$COFFER" admin --admin-endpoint "http://$ADMIN_EP" kms create --alias "$1" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
-ADMIN_EP=$(grep -o "admin listening on http://[0-9.:]*[0-9]" "$OUT/coffer.log" | head -1 | sed 's|.*http://||')
-KMS1=$(kms_key s3tests-1)
-KMS2=$(kms_key s3tests-2)
+# The keys are named by ARN, as responses name them (AWS answers with the ARN too).
+MAIN_ACCOUNT_ID=$(COFFER_ADMIN_TOKEN=$ADMIN_TOKEN "$COFFER" admin --admin-endpoint "http://$ADMIN_EP" account list \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["account_id"])')
+KMS1="arn:aws:kms:us-east-1:$MAIN_ACCOUNT_ID:key/$(kms_key s3tests-1)"
+KMS2="arn:aws:kms:us-east-1:$MAIN_ACCOUNT_ID:key/$(kms_key s3tests-2)"
 OWNER_ID=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK "$VENV/bin/python" -c "
 import boto3; s=boto3.client('s3', endpoint_url='$EP', region_name='us-east-1')
 print(s.list_buckets()['Owner']['ID'])")
@@ -98,14 +98,14 @@ kms_keyid2 = $KMS2
 
 [s3 alt]
 display_name = alt
-user_id = $OWNER_ID
+user_id = $ALT_ID
 email = john.doe@example.com
 access_key = $ALT_AK
 secret_key = $ALT_SK
 
 [s3 tenant]
 display_name = tenant
-user_id = $OWNER_ID
+user_id = $TEN_ID
 email = tenanteduser@example.com
 access_key = $TEN_AK
 secret_key = $TEN_SK
@@ -127,7 +127,7 @@ email = root@coffer.invalid
 [iam alt root]
 access_key = $ALT_AK
 secret_key = $ALT_SK
-user_id = $OWNER_ID
+user_id = $ALT_ID
 email = john.doe@example.com
 CONF
 

@@ -2,6 +2,7 @@
 //! Ownership and ACLs, anonymous requests, and the client address behind a
 //! trusted proxy (a real nginx).
 
+mod accounts;
 mod acl;
 mod bucket_policy;
 mod proxy;

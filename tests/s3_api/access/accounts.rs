@@ -1,0 +1,214 @@
+//! Additional accounts: created with `coffer admin account`, each a separate
+//! owner of buckets and objects. Across accounts, access needs a bucket
+//! policy or an ACL naming the other account, as on AWS.
+
+use std::process::Command;
+
+use aws_sdk_s3::types::ObjectOwnership;
+
+use crate::common::server::REGION;
+use crate::common::{bucket_name, client_with, expect_sdk_err, Ctx, Server};
+use crate::ops::{cli, options};
+
+struct Account {
+    access_key: String,
+    secret_key: String,
+    account_id: String,
+    canonical_id: String,
+}
+
+fn create_account(server: &Server, name: &str, email: &str) -> Account {
+    let (code, json, stderr) = cli(server, &["account", "create", name, "--email", email]);
+    assert_eq!(code, 0, "account create: {stderr}");
+    let field = |f: &str| json[f].as_str().unwrap_or_else(|| panic!("{f} in {json}")).to_string();
+    Account {
+        access_key: field("access_key_id"),
+        secret_key: field("secret_access_key"),
+        account_id: field("account_id"),
+        canonical_id: field("canonical_id"),
+    }
+}
+
+/// `aws iam ARGS` with the given credentials; the exit status and stderr.
+fn aws_iam_as(server: &Server, account: &Account, args: &[&str]) -> (bool, String) {
+    let output = Command::new("aws")
+        .arg("iam")
+        .args(args)
+        .args(["--endpoint-url", &server.endpoint(), "--region", REGION, "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_key)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run aws");
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn accounts_own_their_buckets_and_see_nothing_of_each_other() {
+    let ctx = Ctx::with_options("acct-own", options(&[])).await;
+    ctx.put("private", b"main's data".to_vec()).await;
+    let alt = create_account(&ctx.server, "alt", "alt@example.com");
+    assert_eq!(alt.account_id.len(), 12);
+    let alt_s3 = client_with(&ctx.server, &alt.access_key, &alt.secret_key);
+
+    // ListBuckets shows the caller's own buckets, owned by its account.
+    let listed = alt_s3.list_buckets().send().await.expect("alt lists");
+    assert!(listed.buckets().is_empty(), "{:?}", listed.buckets());
+    assert_eq!(listed.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
+    assert_eq!(listed.owner().and_then(|o| o.display_name()), Some("alt"));
+
+    // Another account's private bucket and object are refused.
+    expect_sdk_err(alt_s3.get_object().bucket(&ctx.bucket).key("private").send().await, 403, "AccessDenied");
+    expect_sdk_err(alt_s3.list_objects_v2().bucket(&ctx.bucket).send().await, 403, "AccessDenied");
+    expect_sdk_err(
+        alt_s3.put_object().bucket(&ctx.bucket).key("x").body(b"x".to_vec().into()).send().await,
+        403,
+        "AccessDenied",
+    );
+    expect_sdk_err(alt_s3.delete_bucket().bucket(&ctx.bucket).send().await, 403, "AccessDenied");
+
+    // The bucket namespace is shared: taken by another account, or already yours.
+    expect_sdk_err(alt_s3.create_bucket().bucket(&ctx.bucket).send().await, 409, "BucketAlreadyExists");
+    expect_sdk_err(ctx.s3.create_bucket().bucket(&ctx.bucket).send().await, 409, "BucketAlreadyOwnedByYou");
+
+    // alt's own bucket: main does not list it and cannot read from it.
+    let alt_bucket = bucket_name("acct-alt");
+    alt_s3.create_bucket().bucket(&alt_bucket).send().await.expect("alt creates a bucket");
+    alt_s3
+        .put_object()
+        .bucket(&alt_bucket)
+        .key("a")
+        .body(b"alt's data".to_vec().into())
+        .send()
+        .await
+        .expect("alt writes");
+    let main_list = ctx.s3.list_buckets().send().await.expect("main lists");
+    let names: Vec<&str> = main_list.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, [ctx.bucket.as_str()]);
+    let alt_names: Vec<String> = alt_s3
+        .list_buckets()
+        .send()
+        .await
+        .expect("alt lists")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert_eq!(alt_names, [alt_bucket.clone()]);
+    expect_sdk_err(ctx.s3.get_object().bucket(&alt_bucket).key("a").send().await, 403, "AccessDenied");
+
+    // A bucket policy naming alt's account lets it read, and only read.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{}/*"}}]}}"#,
+        alt.account_id, ctx.bucket
+    );
+    ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(policy).send().await.expect("put policy");
+    let got = alt_s3.get_object().bucket(&ctx.bucket).key("private").send().await.expect("granted read");
+    assert_eq!(got.body.collect().await.expect("body").into_bytes().as_ref(), b"main's data");
+    expect_sdk_err(alt_s3.list_objects_v2().bucket(&ctx.bucket).send().await, 403, "AccessDenied");
+    expect_sdk_err(alt_s3.delete_object().bucket(&ctx.bucket).key("private").send().await, 403, "AccessDenied");
+
+    // The IAM API manages the installation's own account only.
+    let (ok, stderr) = aws_iam_as(&ctx.server, &alt, &["create-user", "--user-name", "mallory"]);
+    assert!(!ok && stderr.contains("AccessDenied"), "alt may not create users here: {stderr}");
+
+    // The accounts are listed; one that still owns a bucket is not deleted.
+    let (code, json, _) = cli(&ctx.server, &["account", "list"]);
+    assert_eq!(code, 0);
+    let listed: Vec<&str> = json.as_array().expect("array").iter().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(listed, ["root", "alt"]);
+    let (code, _, stderr) = cli(&ctx.server, &["account", "delete", "alt"]);
+    assert_ne!(code, 0, "an account owning a bucket is kept");
+    assert!(stderr.contains("409"), "{stderr}");
+    alt_s3.delete_object().bucket(&alt_bucket).key("a").send().await.expect("alt deletes its object");
+    alt_s3.delete_bucket().bucket(&alt_bucket).send().await.expect("alt deletes its bucket");
+    let (code, _, stderr) = cli(&ctx.server, &["account", "delete", "alt"]);
+    assert_eq!(code, 0, "{stderr}");
+    expect_sdk_err(alt_s3.list_buckets().send().await, 403, "InvalidAccessKeyId");
+    let (code, _, _) = cli(&ctx.server, &["account", "create", "ROOT"]);
+    assert_ne!(code, 0, "the installation's own account name is taken");
+}
+
+#[tokio::test]
+async fn acl_grants_reach_another_account_and_object_writers_own_their_objects() {
+    let ctx = Ctx::with_options("acct-acl", options(&["--new-bucket-defaults", "legacy"])).await;
+    let alt = create_account(&ctx.server, "alt", "alt@example.com");
+    let alt_s3 = client_with(&ctx.server, &alt.access_key, &alt.secret_key);
+    let main_id = ctx.s3.list_buckets().send().await.expect("list").owner().and_then(|o| o.id()).unwrap().to_string();
+
+    // A read grant to alt's canonical id, and one by its e-mail address.
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key("by-id")
+        .grant_read(format!("id={}", alt.canonical_id))
+        .body(b"one".to_vec().into())
+        .send()
+        .await
+        .expect("put with grant");
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key("by-email")
+        .grant_read("emailAddress=alt@example.com")
+        .body(b"two".to_vec().into())
+        .send()
+        .await
+        .expect("put with email grant");
+    ctx.put("ungranted", b"three".to_vec()).await;
+    for key in ["by-id", "by-email"] {
+        alt_s3.get_object().bucket(&ctx.bucket).key(key).send().await.expect("granted object");
+        let acl = ctx.s3.get_object_acl().bucket(&ctx.bucket).key(key).send().await.expect("acl");
+        let grantee = acl
+            .grants()
+            .iter()
+            .filter_map(|g| g.grantee())
+            .find(|g| g.id() == Some(alt.canonical_id.as_str()))
+            .unwrap_or_else(|| panic!("{key}: grant to alt in {:?}", acl.grants()));
+        assert_eq!(grantee.display_name(), Some("alt"));
+    }
+    expect_sdk_err(alt_s3.get_object().bucket(&ctx.bucket).key("ungranted").send().await, 403, "AccessDenied");
+
+    // A bucket WRITE grant lets alt write; under ObjectWriter alt owns what it
+    // writes, and the bucket owner cannot read it without a grant.
+    ctx.s3
+        .put_bucket_acl()
+        .bucket(&ctx.bucket)
+        .grant_write(format!("id={}", alt.canonical_id))
+        .grant_full_control(format!("id={main_id}"))
+        .send()
+        .await
+        .expect("bucket write grant");
+    alt_s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key("alt-private")
+        .body(b"alt's".to_vec().into())
+        .send()
+        .await
+        .expect("alt writes with the grant");
+    let acl = alt_s3.get_object_acl().bucket(&ctx.bucket).key("alt-private").send().await.expect("alt reads its acl");
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
+    expect_sdk_err(ctx.s3.get_object().bucket(&ctx.bucket).key("alt-private").send().await, 403, "AccessDenied");
+    // BucketOwnerEnforced: whatever alt writes belongs to the bucket owner.
+    let enforced = bucket_name("acct-enforced");
+    ctx.s3
+        .create_bucket()
+        .bucket(&enforced)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .expect("enforced bucket");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{}/*"}}]}}"#,
+        alt.account_id, enforced
+    );
+    ctx.s3.put_bucket_policy().bucket(&enforced).policy(policy).send().await.expect("policy");
+    alt_s3.put_object().bucket(&enforced).key("k").body(b"k".to_vec().into()).send().await.expect("alt writes");
+    let acl = ctx.s3.get_object_acl().bucket(&enforced).key("k").send().await.expect("owner reads acl");
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(main_id.as_str()));
+    ctx.s3.get_object().bucket(&enforced).key("k").send().await.expect("the bucket owner reads it");
+    expect_sdk_err(alt_s3.get_object().bucket(&enforced).key("k").send().await, 403, "AccessDenied");
+}
