@@ -121,7 +121,8 @@ impl Policy {
         }
         for name in fields.keys() {
             let exempt =
-                matches!(name.as_str(), "policy" | "x-amz-signature" | "file") || name.starts_with("x-ignore-");
+                matches!(name.as_str(), "policy" | "x-amz-signature" | "file" | "awsaccesskeyid" | "signature")
+                    || name.starts_with("x-ignore-");
             if !exempt && !covered.contains(name) {
                 return Err(policy_denied(format!("Extra input fields: {name}")));
             }
@@ -180,17 +181,32 @@ pub async fn handle(
     let (principal, range) = match fields.get("policy") {
         Some(policy_b64) => {
             let get = |n: &str| fields.get(n).map(String::as_str).unwrap_or_default();
-            if get("x-amz-algorithm") != "AWS4-HMAC-SHA256" {
-                return Err(ApiError::invalid_argument("x-amz-algorithm must be AWS4-HMAC-SHA256")
-                    .with_extra("ArgumentName", "x-amz-algorithm"));
-            }
-            let access_key_id = crate::auth::verify_post_policy(
-                &state.identities,
-                &state.config.region,
-                policy_b64,
-                get("x-amz-credential"),
-                get("x-amz-signature"),
-            )?;
+            let access_key_id = if fields.contains_key("awsaccesskeyid") && !fields.contains_key("x-amz-algorithm") {
+                // Signature Version 2: AWSAccessKeyId and signature fields.
+                if !state.config.signature_v2 {
+                    return Err(ApiError::invalid_request(
+                        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+                    ));
+                }
+                crate::auth::sigv2::verify_post_policy(
+                    &state.identities,
+                    policy_b64,
+                    get("awsaccesskeyid"),
+                    get("signature"),
+                )?
+            } else {
+                if get("x-amz-algorithm") != "AWS4-HMAC-SHA256" {
+                    return Err(ApiError::invalid_argument("x-amz-algorithm must be AWS4-HMAC-SHA256")
+                        .with_extra("ArgumentName", "x-amz-algorithm"));
+                }
+                crate::auth::verify_post_policy(
+                    &state.identities,
+                    &state.config.region,
+                    policy_b64,
+                    get("x-amz-credential"),
+                    get("x-amz-signature"),
+                )?
+            };
             let mut checked = fields.clone();
             checked.insert("key".into(), key.clone());
             let range = parse_policy(policy_b64)?.check(&checked, bucket, now_ms())?;

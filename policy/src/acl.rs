@@ -152,9 +152,11 @@ impl CannedAcl {
     /// The grants this canned ACL stands for, for a resource owned by
     /// `owner` in a bucket owned by `bucket_owner` (id, display name).
     /// `aws-exec-read` grants the owner only: Coffer has no EC2 to read.
+    /// Group grants come before the owner's, a grant to the bucket owner after it.
     pub fn to_acl(self, owner: (&str, &str), bucket_owner: (&str, &str)) -> Acl {
         let mut acl = Acl::owner_full_control(owner.0, owner.1);
-        let mut add = |grantee: Grantee, permission: Permission| acl.grants.push(Grant { grantee, permission });
+        let mut extra = Vec::new();
+        let mut add = |grantee: Grantee, permission: Permission| extra.push(Grant { grantee, permission });
         let bucket_owner_grantee = || Grantee::CanonicalUser {
             id: bucket_owner.0.to_string(),
             display_name: Some(bucket_owner.1.to_string()),
@@ -175,6 +177,12 @@ impl CannedAcl {
                 add(Grantee::LogDelivery, Permission::Write);
                 add(Grantee::LogDelivery, Permission::ReadAcp);
             }
+        }
+        if extra.iter().any(|g| matches!(g.grantee, Grantee::CanonicalUser { .. })) {
+            acl.grants.extend(extra);
+        } else {
+            extra.append(&mut acl.grants);
+            acl.grants = extra;
         }
         acl
     }

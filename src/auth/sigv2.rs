@@ -211,6 +211,34 @@ pub fn verify(
     .with_extra("StringToSignBytes", super::canonical::spaced_hex(&sts)))
 }
 
+/// Verifies a browser-based POST form signed the Signature Version 2 way:
+/// `signature` is `base64(HMAC-SHA1(secret, policy))` over the base64 policy
+/// text as sent. Returns the signer's access key id.
+pub fn verify_post_policy(
+    store: &dyn CredentialStore,
+    policy_b64: &str,
+    access_key_id: &str,
+    signature: &str,
+) -> Result<String, ApiError> {
+    let secret = store.secret_key(access_key_id).ok_or_else(|| {
+        ApiError::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+        .with_extra("AWSAccessKeyId", access_key_id.to_string())
+    })?;
+    if !signatures_equal(&sign(secret.expose(), policy_b64), signature) {
+        return Err(ApiError::new(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+        .with_extra("AWSAccessKeyId", access_key_id.to_string())
+        .with_extra("StringToSign", policy_b64.to_string())
+        .with_extra("SignatureProvided", signature.to_string()));
+    }
+    Ok(access_key_id.to_string())
+}
+
 /// `base64(HMAC-SHA1(secret, string_to_sign))`.
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
     let mut mac =

@@ -114,6 +114,31 @@ fn checksum_mismatch(expected: ChecksumAlgorithm, actual: ChecksumAlgorithm) -> 
     ))
 }
 
+/// The whole object's checksum a CompleteMultipartUpload may state in an
+/// `x-amz-checksum-<alg>` header: it must be the upload's algorithm and the
+/// value computed from the parts (a composite value with or without its
+/// `-N` part count), else `BadDigest`.
+fn check_whole_checksum_header(
+    ctx: &RequestContext<'_>,
+    alg: ChecksumAlgorithm,
+    combined: &str,
+) -> Result<(), ApiError> {
+    for other in ChecksumAlgorithm::ALL {
+        let Some(given) = ctx.header(other.header_name()) else { continue };
+        if other != alg {
+            return Err(checksum_mismatch(alg, other));
+        }
+        let bare = |v: &str| v.trim().split_once('-').map_or(v.trim(), |(b, _)| b).to_string();
+        if bare(given) != bare(combined) {
+            return Err(ApiError::new(
+                S3ErrorCode::BadDigest,
+                format!("The {} you specified did not match the calculated checksum.", other.header_name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let number = part_number(ctx)?;
     super::object::require_content_length(&ctx.parts.headers)?;
@@ -279,12 +304,8 @@ pub async fn handle_complete_multipart_upload(
     if request.parts.is_empty() {
         return Err(ApiError::malformed_xml());
     }
-    let cond = match (ctx.header("if-none-match"), ctx.header("if-match")) {
-        (Some("*"), None) => CommitCondition::IfAbsent,
-        (None, Some(etag)) => CommitCondition::IfEtagMatches(normalize_etag(etag)),
-        (None, None) => CommitCondition::None,
-        _ => return Err(ApiError::not_implemented("This combination of conditional headers")),
-    };
+    let cond = super::object::put_condition(ctx)?;
+    super::object::precheck_condition(ctx, &cond).await?;
     // Validate against the stored parts first so that the common errors get
     // their proper status; the engine checks again atomically at commit.
     let stored = all_parts(ctx).await?;
@@ -354,7 +375,9 @@ pub async fn handle_complete_multipart_upload(
             }
             values.push((value, size));
         }
-        object_attrs.checksum = Some((alg, multipart_checksum::combine(alg, kind, &values)?));
+        let combined = multipart_checksum::combine(alg, kind, &values)?;
+        check_whole_checksum_header(ctx, alg, &combined)?;
+        object_attrs.checksum = Some((alg, combined));
         object_attrs.part_checksums = values.iter().map(|(value, _)| value.clone()).collect();
         checksum_type = Some(kind);
     }
@@ -481,7 +504,7 @@ pub async fn handle_list_parts(ctx: &RequestContext<'_>) -> Result<Response<Body
     } else {
         ctx.state.engine.list_parts(ctx.bucket(), ctx.key(), upload_id(ctx), marker, max_parts).await?
     };
-    let owner = &ctx.state.owner;
+    let owner = &ctx.bucket_owner();
     let mut w = XmlWriter::new("ListPartsResult");
     w.text("Bucket", ctx.bucket()).text("Key", ctx.key()).text("UploadId", upload_id(ctx));
     w.open("Initiator").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
@@ -562,7 +585,7 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
             break;
         }
     }
-    let owner = &ctx.state.owner;
+    let owner = &ctx.bucket_owner();
     let mut w = XmlWriter::new("ListMultipartUploadsResult");
     w.text("Bucket", ctx.bucket());
     w.text("KeyMarker", key_marker.unwrap_or_default());

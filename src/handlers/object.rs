@@ -33,20 +33,25 @@ pub fn require_content_length(headers: &HeaderMap) -> Result<(), ApiError> {
     Err(ApiError::new(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."))
 }
 
-/// The commit condition of a conditional PUT (`If-None-Match: *`, `If-Match`).
-fn put_condition(ctx: &RequestContext<'_>) -> Result<CommitCondition, ApiError> {
-    match (ctx.header("if-none-match"), ctx.header("if-match")) {
-        (Some(_), Some(_)) => Err(ApiError::not_implemented("Combining If-Match and If-None-Match on PUT")),
+/// The commit condition of a conditional write (PUT, CompleteMultipartUpload):
+/// `If-None-Match: *` (the key must not exist), `If-None-Match: <etag>` (the
+/// current object must not have that etag), `If-Match: *` (the key must
+/// exist), `If-Match: <etag>` (the current object must have that etag).
+pub(super) fn put_condition(ctx: &RequestContext<'_>) -> Result<CommitCondition, ApiError> {
+    let quoted = |etag: &str| format!("\"{}\"", etag.trim().trim_matches('"'));
+    match (ctx.header("if-none-match").map(str::trim), ctx.header("if-match").map(str::trim)) {
+        (Some(_), Some(_)) => Err(ApiError::not_implemented("Combining If-Match and If-None-Match on a write")),
         (Some("*"), None) => Ok(CommitCondition::IfAbsent),
-        (Some(_), None) => Err(ApiError::not_implemented("If-None-Match with a value other than * on PUT")),
-        (None, Some(etag)) => Ok(CommitCondition::IfEtagMatches(format!("\"{}\"", etag.trim().trim_matches('"')))),
+        (Some(etag), None) => Ok(CommitCondition::IfEtagDiffers(quoted(etag))),
+        (None, Some("*")) => Ok(CommitCondition::IfExists),
+        (None, Some(etag)) => Ok(CommitCondition::IfEtagMatches(quoted(etag))),
         (None, None) => Ok(CommitCondition::None),
     }
 }
 
 /// Fails early (before the body is read) when a conditional PUT cannot succeed.
 /// The condition is checked again atomically at commit.
-async fn precheck_condition(ctx: &RequestContext<'_>, cond: &CommitCondition) -> Result<(), ApiError> {
+pub(super) async fn precheck_condition(ctx: &RequestContext<'_>, cond: &CommitCondition) -> Result<(), ApiError> {
     let failed = || {
         ApiError::new(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
     };
@@ -57,14 +62,20 @@ async fn precheck_condition(ctx: &RequestContext<'_>, cond: &CommitCondition) ->
             Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         },
-        CommitCondition::IfEtagMatches(etag) => match ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await {
-            Ok(info) if &info.etag == etag => Ok(()),
-            Ok(_) => Err(failed()),
-            Err(storage_engine::EngineError::NoSuchKey { .. }) => {
-                Err(ApiError::new(S3ErrorCode::NoSuchKey, "The specified key does not exist."))
+        CommitCondition::IfExists | CommitCondition::IfEtagMatches(_) | CommitCondition::IfEtagDiffers(_) => {
+            let current = match ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await {
+                Ok(info) => Some(info),
+                Err(storage_engine::EngineError::NoSuchKey { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            match (cond, current) {
+                (CommitCondition::IfEtagDiffers(etag), Some(info)) if &info.etag == etag => Err(failed()),
+                (CommitCondition::IfEtagDiffers(_), _) => Ok(()),
+                (_, None) => Err(ApiError::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")),
+                (CommitCondition::IfEtagMatches(etag), Some(info)) if &info.etag != etag => Err(failed()),
+                _ => Ok(()),
             }
-            Err(e) => Err(e.into()),
-        },
+        }
     }
 }
 
@@ -265,10 +276,20 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     if part_number.is_some() {
         headers.insert("x-amz-mp-parts-count", HeaderValue::from(info.part_sizes.len().max(1)));
     }
-    // A full-object checksum is never returned for a part of the object.
-    let whole = range.is_none();
-    if whole && ctx.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED")) {
-        if let Some((alg, value)) = &attrs.checksum {
+    // A full-object checksum is never returned for a range; a part of a
+    // multipart object gets the checksum that part was uploaded with.
+    let checksum_mode = ctx.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
+    let checksum = match (part_number, &attrs.checksum) {
+        (Some(n), Some((alg, _))) if !attrs.part_checksums.is_empty() => {
+            attrs.part_checksums.get(n as usize - 1).map(|value| (*alg, value))
+        }
+        // Part 1 of an object uploaded in one piece is the whole object.
+        (Some(1), Some((alg, value))) if info.part_sizes.is_empty() => Some((*alg, value)),
+        (None, Some((alg, value))) if range.is_none() => Some((*alg, value)),
+        _ => None,
+    };
+    if checksum_mode {
+        if let Some((alg, value)) = checksum {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(alg.header_name(), v);
                 headers.insert("x-amz-checksum-type", HeaderValue::from_static(attrs.checksum_type()));

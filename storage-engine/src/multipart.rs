@@ -323,7 +323,7 @@ impl Engine {
                     chosen.push(rec.clone());
                 }
                 let current = get_object_rec(db, &bucket, &key)?;
-                check_condition(&cond, current.as_ref())?;
+                check_condition(&cond, current.as_ref(), &bucket, &key)?;
                 let mut ops = Vec::new();
                 // Parts not listed are freed; listed ones now belong to the object.
                 for (n, r) in &stored {

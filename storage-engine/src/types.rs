@@ -70,8 +70,14 @@ pub enum CommitCondition {
     None,
     /// Fail with `PreconditionFailed` if the key exists (`If-None-Match: *`).
     IfAbsent,
-    /// Fail with `PreconditionFailed` unless the key exists with this etag (`If-Match`).
+    /// `If-Match`: the key must exist (else `NoSuchKey`) with this etag (else
+    /// `PreconditionFailed`).
     IfEtagMatches(String),
+    /// `If-Match: *`: the key must exist (else `NoSuchKey`).
+    IfExists,
+    /// `If-None-Match: <etag>`: fail with `PreconditionFailed` if the key
+    /// exists with this etag.
+    IfEtagDiffers(String),
 }
 
 /// One page of a listing.

@@ -194,13 +194,24 @@ fn store_chunk_ops(f: &FinishedData, ops: &mut Vec<Op>) {
 }
 
 /// Checks a commit condition against the current object.
-pub(crate) fn check_condition(cond: &CommitCondition, current: Option<&ObjectRecord>) -> Result<()> {
+pub(crate) fn check_condition(
+    cond: &CommitCondition,
+    current: Option<&ObjectRecord>,
+    bucket: &str,
+    key: &str,
+) -> Result<()> {
     match (cond, current) {
         (CommitCondition::None, _) => Ok(()),
         (CommitCondition::IfAbsent, None) => Ok(()),
         (CommitCondition::IfAbsent, Some(_)) => Err(EngineError::PreconditionFailed),
+        (CommitCondition::IfEtagMatches(_) | CommitCondition::IfExists, None) => {
+            Err(EngineError::NoSuchKey { bucket: bucket.to_string(), key: key.to_string() })
+        }
         (CommitCondition::IfEtagMatches(e), Some(r)) if etag_eq(e, &r.etag) => Ok(()),
-        (CommitCondition::IfEtagMatches(_), _) => Err(EngineError::PreconditionFailed),
+        (CommitCondition::IfEtagMatches(_), Some(_)) => Err(EngineError::PreconditionFailed),
+        (CommitCondition::IfExists, Some(_)) => Ok(()),
+        (CommitCondition::IfEtagDiffers(e), Some(r)) if etag_eq(e, &r.etag) => Err(EngineError::PreconditionFailed),
+        (CommitCondition::IfEtagDiffers(_), _) => Ok(()),
     }
 }
 
@@ -272,7 +283,7 @@ impl ObjectWriter {
         commit_data(&inner, finished, move |db, f| {
             get_bucket_rec(db, &bucket)?;
             let current = get_object_rec(db, &bucket, &key)?;
-            check_condition(&cond, current.as_ref())?;
+            check_condition(&cond, current.as_ref(), &bucket, &key)?;
             let rec = ObjectRecord {
                 size_bytes: f.chunk.size_bytes,
                 etag,

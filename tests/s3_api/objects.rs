@@ -299,6 +299,57 @@ async fn conditional_put_if_match() {
 }
 
 #[tokio::test]
+async fn conditional_writes_with_star_and_etags() {
+    let ctx = Ctx::new("condwrite").await;
+    let put = |key: &'static str, body: &'static [u8]| {
+        ctx.s3.put_object().bucket(&ctx.bucket).key(key).body(body.to_vec().into())
+    };
+    // If-Match: * needs the key to exist.
+    expect_sdk_err(put("k", b"a").if_match("*").send().await, 404, "NoSuchKey");
+    ctx.assert_absent("k").await;
+    // If-None-Match with an ETag: refused only when the current object has it.
+    let first = put("k", b"a").if_none_match("\"0123456789abcdef0123456789abcdef\"").send().await.expect("absent key");
+    let etag = first.e_tag().expect("etag").to_string();
+    expect_sdk_err(put("k", b"b").if_none_match(&etag).send().await, 412, "PreconditionFailed");
+    assert_eq!(ctx.get_bytes("k").await, b"a");
+    put("k", b"b").if_none_match("\"0123456789abcdef0123456789abcdef\"").send().await.expect("another etag");
+    put("k", b"c").if_match("*").send().await.expect("If-Match: * on an existing key");
+    assert_eq!(ctx.get_bytes("k").await, b"c");
+
+    // The same conditions on CompleteMultipartUpload.
+    let c = &ctx;
+    let complete = |cond: (&'static str, String)| async move {
+        let up = c.s3.create_multipart_upload().bucket(&c.bucket).key("m").send().await.expect("create");
+        let id = up.upload_id().expect("id").to_string();
+        let part =
+            c.s3.upload_part()
+                .bucket(&c.bucket)
+                .key("m")
+                .upload_id(&id)
+                .part_number(1)
+                .body(b"part".to_vec().into())
+                .send()
+                .await
+                .expect("part");
+        let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+            .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+            .build();
+        let req = c.s3.complete_multipart_upload().bucket(&c.bucket).key("m").upload_id(&id).multipart_upload(done);
+        match cond.0 {
+            "if-match" => req.if_match(cond.1).send().await,
+            _ => req.if_none_match(cond.1).send().await,
+        }
+    };
+    expect_sdk_err(complete(("if-match", "*".into())).await, 404, "NoSuchKey");
+    let m = complete(("if-none-match", "*".into())).await.expect("absent key");
+    let m_etag = m.e_tag().expect("etag").to_string();
+    expect_sdk_err(complete(("if-none-match", m_etag.clone())).await, 412, "PreconditionFailed");
+    expect_sdk_err(complete(("if-match", etag.clone())).await, 412, "PreconditionFailed");
+    complete(("if-match", m_etag)).await.expect("If-Match with the current ETag");
+    complete(("if-match", "*".into())).await.expect("If-Match: *");
+}
+
+#[tokio::test]
 async fn key_length_limit_is_1024_bytes() {
     let ctx = Ctx::new("keylen").await;
     let ascii = "k".repeat(1024);
