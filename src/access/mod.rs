@@ -43,7 +43,7 @@ pub struct Caller {
     pub policies: Vec<Arc<PolicyDocument>>,
     /// The caller's name (root: the account name; users: their name).
     pub display_name: String,
-    /// The display name of the caller's account: what what it owns shows.
+    /// The display name of the caller's account: what the owner field of what it owns shows.
     pub account_name: String,
 }
 
@@ -163,16 +163,11 @@ pub struct BucketAccess {
 /// The account id of the owner with `canonical_id`; an owner whose account
 /// was deleted gets an id no caller has, so only policies and ACLs naming
 /// everyone still apply to what it owned.
-pub fn owner_account_id(state: &AppState, canonical_id: &str) -> String {
-    state
-        .identities
+pub fn owner_account_id(identities: &crate::iam::Identities, canonical_id: &str) -> String {
+    identities
         .account_of_canonical(canonical_id)
         .map(|(id, _)| id)
-        .unwrap_or_else(|| deleted_account(canonical_id))
-}
-
-fn deleted_account(canonical_id: &str) -> String {
-    format!("deleted-account:{canonical_id}")
+        .unwrap_or_else(|| format!("deleted-account:{canonical_id}"))
 }
 
 impl BucketAccess {
@@ -186,7 +181,7 @@ impl BucketAccess {
                 })?),
                 None => None,
             };
-        let owner_account_id = owner_account_id(state, &attrs.owner_id);
+        let owner_account_id = owner_account_id(&state.identities, &attrs.owner_id);
         Ok(BucketAccess { name: info.name, created_ms: info.created_ms, attrs, policy, owner_account_id })
     }
 }
@@ -244,7 +239,7 @@ impl Access {
         let object_owner_account;
         let resource_account = match (bucket, object_acl, target) {
             (Some(b), Some(acl), Target::Object) if acl.owner_id != b.attrs.owner_id => {
-                object_owner_account = self.owner_account_of(&acl.owner_id);
+                object_owner_account = owner_account_id(&self.identities, &acl.owner_id);
                 Some(object_owner_account.as_str())
             }
             (Some(b), _, _) => Some(b.owner_account_id.as_str()),
@@ -274,14 +269,6 @@ impl Access {
             public_access_block: self.public_access_block_for(bucket),
         };
         policy::evaluate(&request, &inputs)
-    }
-
-    /// The account id behind an object owner's canonical id.
-    fn owner_account_of(&self, canonical_id: &str) -> String {
-        match self.identities.account_of_canonical(canonical_id) {
-            Some((id, _)) => id,
-            None => deleted_account(canonical_id),
-        }
     }
 
     /// `Ok` if allowed; otherwise `AccessDenied`, with the reason logged at debug level.

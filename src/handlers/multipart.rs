@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use md5::Digest;
 use serde::{Deserialize, Serialize};
-use storage_engine::{CommitCondition, PartInfo};
+use storage_engine::PartInfo;
 
 use super::attrs::ObjectAttrs;
 use super::copy::{check_copy_source_conditions, copy_source};

@@ -157,8 +157,27 @@ async fn commit_conditions() {
     try_put(&e, "b", "k", b"three", CommitCondition::IfEtagMatches(etag)).await.expect("matches");
     assert_eq!(get(&e, "b", "k").await, b"three");
     assert!(matches!(
-        try_put(&e, "b", "new", &data(1, 2 * STRIPE), CommitCondition::IfEtagMatches("x".into())).await,
+        try_put(
+            &e,
+            "b",
+            "k",
+            b"four",
+            CommitCondition::IfEtagDiffers(e.head_object("b", "k").await.expect("head").etag)
+        )
+        .await,
         Err(EngineError::PreconditionFailed)
+    ));
+    try_put(&e, "b", "k", b"four", CommitCondition::IfEtagDiffers("\"other\"".into())).await.expect("differs");
+    try_put(&e, "b", "k", b"five", CommitCondition::IfExists).await.expect("exists");
+    assert_eq!(get(&e, "b", "k").await, b"five");
+    // If-Match on a missing key is NoSuchKey, as S3 answers it.
+    assert!(matches!(
+        try_put(&e, "b", "new", &data(1, 2 * STRIPE), CommitCondition::IfEtagMatches("x".into())).await,
+        Err(EngineError::NoSuchKey { .. })
+    ));
+    assert!(matches!(
+        try_put(&e, "b", "new", &data(2, 2 * STRIPE), CommitCondition::IfExists).await,
+        Err(EngineError::NoSuchKey { .. })
     ));
     // The refused erasure-coded write left nothing behind.
     e.collect_orphans().await.expect("gc");

@@ -2,13 +2,12 @@
 //! owner of buckets and objects. Across accounts, access needs a bucket
 //! policy or an ACL naming the other account, as on AWS.
 
-use std::process::Command;
-
 use aws_sdk_s3::types::ObjectOwnership;
 
-use crate::common::server::REGION;
 use crate::common::{bucket_name, client_with, expect_sdk_err, Ctx, Server};
 use crate::ops::{cli, options};
+
+use super::users::aws_iam_with;
 
 struct Account {
     access_key: String,
@@ -27,22 +26,6 @@ fn create_account(server: &Server, name: &str, email: &str) -> Account {
         account_id: field("account_id"),
         canonical_id: field("canonical_id"),
     }
-}
-
-/// `aws iam ARGS` with the given credentials; the exit status and stderr.
-fn aws_iam_as(server: &Server, account: &Account, args: &[&str]) -> (bool, String) {
-    let output = Command::new("aws")
-        .arg("iam")
-        .args(args)
-        .args(["--endpoint-url", &server.endpoint(), "--region", REGION, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &account.secret_key)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run aws");
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 #[tokio::test]
@@ -111,8 +94,9 @@ async fn accounts_own_their_buckets_and_see_nothing_of_each_other() {
     expect_sdk_err(alt_s3.delete_object().bucket(&ctx.bucket).key("private").send().await, 403, "AccessDenied");
 
     // The IAM API manages the installation's own account only.
-    let (ok, stderr) = aws_iam_as(&ctx.server, &alt, &["create-user", "--user-name", "mallory"]);
-    assert!(!ok && stderr.contains("AccessDenied"), "alt may not create users here: {stderr}");
+    let refused =
+        aws_iam_with(&ctx.server, (&alt.access_key, &alt.secret_key), &["create-user", "--user-name", "mallory"]);
+    assert!(matches!(&refused, Err(e) if e.contains("AccessDenied")), "alt may not create users here: {refused:?}");
 
     // The accounts are listed; one that still owns a bucket is not deleted.
     let (code, json, _) = cli(&ctx.server, &["account", "list"]);

@@ -11,12 +11,18 @@ use crate::common::{client_with, expect_sdk_err, sdk_err, send, Ctx, Server};
 
 /// Runs `aws iam ARGS --output json` as the root user against `server`.
 pub fn aws_iam(server: &Server, args: &[&str]) -> Result<serde_json::Value, String> {
+    aws_iam_with(server, (ACCESS_KEY, SECRET_KEY), args)
+}
+
+/// Runs `aws iam ARGS --output json` with the given (access key, secret); the
+/// JSON printed, or stderr on failure.
+pub fn aws_iam_with(server: &Server, creds: (&str, &str), args: &[&str]) -> Result<serde_json::Value, String> {
     let output = Command::new("aws")
         .arg("iam")
         .args(args)
         .args(["--endpoint-url", &server.endpoint(), "--region", REGION, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_ACCESS_KEY_ID", creds.0)
+        .env("AWS_SECRET_ACCESS_KEY", creds.1)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("AWS_PROFILE")

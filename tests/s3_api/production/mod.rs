@@ -64,8 +64,11 @@ impl Certs {
 /// The shipped configuration with this test's addresses, paths and domain.
 /// `edit` may change it further (a deliberately broken variant).
 pub fn render_conf(upstream: SocketAddr, port: u16, certs: &Certs, edit: impl Fn(String) -> String) -> String {
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/nginx/coffer.conf"))
-        .expect("docs/nginx/coffer.conf");
+    // The checkout being tested, as cargo tells the running test (a binary
+    // reused from a shared target directory may have been built elsewhere).
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{root}/docs/nginx/coffer.conf");
+    let shipped = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut conf = shipped;
     for (from, to) in [
         ("server 127.0.0.1:9000;", format!("server {upstream};")),
