@@ -32,7 +32,7 @@ use crate::auth::PayloadMode;
 use crate::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::error::{ApiError, S3ErrorCode};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a fully read and verified body was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,5 +497,5 @@ pub fn stored_content_encoding(headers: &http::HeaderMap) -> Option<String> {
         .map(str::trim)
         .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
         .collect();
-    (!codings.is_empty()).then(|| codings.join(","))
+    (!codings.is_empty()).then(|| codings.join(", "))
 }

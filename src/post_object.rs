@@ -14,14 +14,14 @@ use std::net::SocketAddr;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::TryStreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::BodyStream;
-use hyper::body::Incoming;
-use md5::Digest;
+use http_body_util::{BodyStream, StreamBody};
+use hyper::body::{Frame, Incoming};
 
-use crate::auth::Principal;
+use crate::auth::{PayloadMode, Principal};
 use crate::error::{ApiError, S3ErrorCode};
-use crate::handlers::attrs::ObjectAttrs;
+use crate::handlers::RequestContext;
 use crate::ops::now_ms;
 use crate::response::{self, Body};
 use crate::router::{Endpoint, Route};
@@ -60,8 +60,13 @@ fn parse_policy(b64: &str) -> Result<Policy, ApiError> {
         .get("expiration")
         .and_then(|e| e.as_str())
         .ok_or_else(|| ApiError::invalid_policy_document("Invalid Policy: Policy missing expiration."))?;
+    // ISO 8601 as AWS writes it (`2007-12-01T12:00:00.000Z`): a `T` between date and time.
+    let invalid = || ApiError::invalid_policy_document("Invalid Policy: Invalid 'expiration' value.");
+    if expiration.as_bytes().get(10) != Some(&b'T') {
+        return Err(invalid());
+    }
     let t = time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| ApiError::invalid_policy_document("Invalid Policy: Invalid 'expiration' value."))?;
+        .map_err(|_| invalid())?;
     let conditions = v
         .get("conditions")
         .and_then(|c| c.as_array())
@@ -94,8 +99,9 @@ impl Policy {
                 serde_json::Value::Array(a) if a.len() == 3 => {
                     let op = a[0].as_str().unwrap_or_default().to_ascii_lowercase();
                     if op == "content-length-range" {
-                        let min = a[1].as_u64().ok_or_else(|| policy_denied("Invalid content-length-range"))?;
-                        let max = a[2].as_u64().ok_or_else(|| policy_denied("Invalid content-length-range"))?;
+                        let bad = || ApiError::invalid_policy_document("Invalid Policy: Invalid content-length-range.");
+                        let min = a[1].as_u64().ok_or_else(bad)?;
+                        let max = a[2].as_u64().ok_or_else(bad)?;
                         range = (min, max);
                         continue;
                     }
@@ -120,15 +126,61 @@ impl Policy {
             }
         }
         for name in fields.keys() {
-            let exempt =
-                matches!(name.as_str(), "policy" | "x-amz-signature" | "file" | "awsaccesskeyid" | "signature")
-                    || name.starts_with("x-ignore-");
+            let exempt = matches!(name.as_str(), "policy" | "x-amz-signature" | "file" | "awsaccesskeyid" | "signature")
+                    || name.starts_with("x-ignore-")
+                    // A checksum only guards the file: AWS does not ask the policy to name it.
+                    || name.starts_with("x-amz-checksum-");
             if !exempt && !covered.contains(name) {
                 return Err(policy_denied(format!("Extra input fields: {name}")));
             }
         }
         Ok(range)
     }
+}
+
+/// The headers of the PutObject a form stands for: the form's content
+/// headers, `x-amz-*` fields (metadata, encryption, checksum, storage class,
+/// grants) and `acl` and `tagging` in their header forms, with the request's
+/// own headers that are not about its body (host, origin, forwarding).
+fn put_headers(request: &HeaderMap, fields: &BTreeMap<String, String>) -> Result<HeaderMap, ApiError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in request {
+        let about_body = name.as_str().starts_with("content-")
+            || name.as_str().starts_with("x-amz-")
+            || matches!(name.as_str(), "transfer-encoding" | "expect" | "authorization");
+        if !about_body {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let invalid = |name: &str| ApiError::invalid_argument(format!("Invalid value of the form field {name}."));
+    for (name, value) in fields {
+        let (header, value) = match name.as_str() {
+            "acl" => ("x-amz-acl".to_string(), value.clone()),
+            "tagging" => {
+                let tags = crate::handlers::tagging::parse_tagging_document(
+                    value.as_bytes(),
+                    crate::handlers::tagging::MAX_OBJECT_TAGS,
+                )?;
+                let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_ENCODE).to_string();
+                let query: Vec<String> = tags.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+                ("x-amz-tagging".to_string(), query.join("&"))
+            }
+            "content-type"
+            | "cache-control"
+            | "content-disposition"
+            | "content-encoding"
+            | "content-language"
+            | "expires" => (name.clone(), value.clone()),
+            "x-amz-signature" | "x-amz-credential" | "x-amz-algorithm" | "x-amz-date" | "x-amz-security-token" => {
+                continue
+            }
+            n if n.starts_with("x-amz-") => (name.clone(), value.clone()),
+            _ => continue,
+        };
+        let header_name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| invalid(name))?;
+        headers.insert(header_name, HeaderValue::from_str(&value).map_err(|_| invalid(name))?);
+    }
+    Ok(headers)
 }
 
 /// Serves `POST /bucket` with a form.
@@ -151,7 +203,7 @@ pub async fn handle(
     let mut form = multer::Multipart::new(stream, boundary);
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     let mut size = 0usize;
-    let mut file = loop {
+    let file = loop {
         let field = form.next_field().await.map_err(|e| malformed(&e.to_string()))?;
         let Some(field) = field else {
             return Err(ApiError::invalid_argument("POST requires exactly one file upload per request."));
@@ -181,6 +233,14 @@ pub async fn handle(
     let (principal, range) = match fields.get("policy") {
         Some(policy_b64) => {
             let get = |n: &str| fields.get(n).map(String::as_str).unwrap_or_default();
+            let require = |n: &str, shown: &str| {
+                match fields.contains_key(n) {
+                true => Ok(()),
+                false => Err(ApiError::invalid_argument(format!(
+                    "Bucket POST must contain a field named '{shown}'.  If it is specified, please check the order of the fields."
+                ))),
+            }
+            };
             let access_key_id = if fields.contains_key("awsaccesskeyid") && !fields.contains_key("x-amz-algorithm") {
                 // Signature Version 2: AWSAccessKeyId and signature fields.
                 if !state.config.signature_v2 {
@@ -188,6 +248,7 @@ pub async fn handle(
                         "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
                     ));
                 }
+                require("signature", "Signature")?;
                 crate::auth::sigv2::verify_post_policy(
                     &state.identities,
                     policy_b64,
@@ -199,6 +260,8 @@ pub async fn handle(
                     return Err(ApiError::invalid_argument("x-amz-algorithm must be AWS4-HMAC-SHA256")
                         .with_extra("ArgumentName", "x-amz-algorithm"));
                 }
+                require("x-amz-credential", "X-Amz-Credential")?;
+                require("x-amz-signature", "X-Amz-Signature")?;
                 crate::auth::verify_post_policy(
                     &state.identities,
                     &state.config.region,
@@ -214,74 +277,30 @@ pub async fn handle(
         }
         None => (Principal::Anonymous, (0, u64::MAX)),
     };
-    // The form's content headers and metadata, as a PUT would carry them.
-    let mut headers = HeaderMap::new();
-    for (name, value) in &fields {
-        let keep = name.starts_with("x-amz-meta-")
-            || matches!(
-                name.as_str(),
-                "content-type" | "cache-control" | "content-disposition" | "content-encoding" | "expires"
-            );
-        if keep {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                headers.insert(n, v);
-            }
-        }
-    }
-    let mut auth_parts = http::Request::builder()
+    // The object is written as a PutObject carrying the form's fields as
+    // its headers would: authorized, described and verified the same way.
+    let mut put = http::Request::builder()
         .method("PUT")
         .uri(format!("/{bucket}/{key}"))
         .body(())
         .expect("static request")
         .into_parts()
         .0;
-    auth_parts.headers = parts.headers.clone();
+    put.headers = put_headers(&parts.headers, &fields)?;
     let route = Route { endpoint: Endpoint::PutObject, bucket: Some(bucket.to_string()), key: Some(key.clone()) };
-    let access = crate::access::authorize(state, &auth_parts, &[], &route, &principal, peer).await?;
-    let bucket_attrs =
-        access.bucket.as_ref().map(|b| b.attrs.clone()).ok_or_else(|| ApiError::internal("POST without its bucket"))?;
-    let versioning = bucket_attrs.versioning_mode();
-    let mut attrs = ObjectAttrs::from_request_headers(&headers)?;
-    let keys = state.sse.plan_write(
-        crate::sse::request::parse_write(&headers)?,
-        bucket_attrs.encryption.as_ref(),
-        access.client.secure,
-    )?;
-    let mut writer = state.engine.object_writer(bucket, &key).await?.with_versioning(versioning);
-    let mut plain = crate::handlers::encryption::PlainWriter::new(&mut writer, keys.as_ref().map(|k| k.sealer(0)));
-    let mut md5 = md5::Md5::new();
-    let mut length = 0u64;
-    while let Some(chunk) = file.chunk().await.map_err(|e| malformed(&e.to_string()))? {
-        length += chunk.len() as u64;
-        if length > range.1 {
-            return Err(ApiError::new(
-                S3ErrorCode::EntityTooLarge,
-                "Your proposed upload exceeds the maximum allowed size",
-            ));
-        }
-        md5.update(&chunk);
-        plain.write(chunk).await?;
-    }
-    plain.finish().await?;
-    if length < range.0 {
-        return Err(ApiError::new(
-            S3ErrorCode::EntityTooSmall,
-            "Your proposed upload is smaller than the minimum allowed size",
-        ));
-    }
-    let digest: [u8; 16] = md5.finalize().into();
-    let etag = keys.as_ref().map_or_else(|| crate::handlers::object::md5_etag(&digest), |k| k.etag(&digest));
-    let guard = state.sse.commit_guard().await;
-    attrs.sse = keys.map(|k| state.sse.record(&k, bucket, &key, &guard)).transpose()?;
-    let info = writer.commit(etag, attrs.encode(), storage_engine::CommitCondition::None).await?;
-    drop(guard);
+    let access = crate::access::authorize(state, &put, &[], &route, &principal, peer).await?;
+    let ctx = RequestContext { state, parts: &put, query: &[], route, payload: PayloadMode::Unsigned, access };
+    let file = StreamBody::new(file.map_ok(Frame::data));
+    let max = range.1.min(crate::config::MAX_PUT_SIZE_BYTES);
+    let written = crate::handlers::object::put_object(&ctx, file, range.0..=max).await?;
+    let etag = written.headers().get(http::header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
 
     let location =
         format!("/{bucket}/{}", percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC));
     let mut response = if let Some(url) = fields.get("success_action_redirect").or_else(|| fields.get("redirect")) {
         let sep = if url.contains('?') { '&' } else { '?' };
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_ENCODE).to_string();
-        let to = format!("{url}{sep}bucket={}&key={}&etag={}", enc(bucket), enc(&key), enc(&info.etag));
+        let to = format!("{url}{sep}bucket={}&key={}&etag={}", enc(bucket), enc(&key), enc(&etag));
         let mut r = Response::new(response::empty());
         *r.status_mut() = StatusCode::SEE_OTHER;
         if let Ok(v) = HeaderValue::from_str(&to) {
@@ -292,8 +311,8 @@ pub async fn handle(
         match fields.get("success_action_status").map(String::as_str) {
             Some("200") => Response::new(response::empty()),
             Some("201") => {
-                let mut w = XmlWriter::new("PostResponse");
-                w.text("Location", &location).text("Bucket", bucket).text("Key", &key).text("ETag", &info.etag);
+                let mut w = XmlWriter::new_plain("PostResponse");
+                w.text("Location", &location).text("Bucket", bucket).text("Key", &key).text("ETag", &etag);
                 let mut r = response::xml(w.finish());
                 *r.status_mut() = StatusCode::CREATED;
                 r
@@ -305,8 +324,9 @@ pub async fn handle(
             }
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&info.etag) {
-        response.headers_mut().insert(http::header::ETAG, v);
+    // ETag, checksum, encryption, version and expiration, as for a PUT.
+    for (name, value) in written.headers() {
+        response.headers_mut().insert(name.clone(), value.clone());
     }
     if response.status() != StatusCode::SEE_OTHER {
         if let Ok(v) = HeaderValue::from_str(&location) {

@@ -326,7 +326,7 @@ fn hide_missing_keys(
         Err(err)
             if err.code == S3ErrorCode::NoSuchKey
                 && matches!(endpoint, Endpoint::GetObject | Endpoint::HeadObject | Endpoint::GetObjectAcl)
-                && !ctx.access.allows_bucket("s3:ListBucket") =>
+                && !ctx.access.may_learn_missing(ctx.key()) =>
         {
             Err(ApiError::access_denied())
         }

@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use policy::{Acl, ConditionValues, Decision, Inputs, PolicyDocument, Principal, PublicAccessBlock, Request};
 
 use crate::auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::{BucketAttrs, ObjectAttrs};
 use crate::iam::{IamAuthorizer, Identity, IdentityKind};
 use crate::router::Route;
@@ -230,6 +230,25 @@ impl Access {
         key: Option<&str>,
         object_acl: Option<&Acl>,
     ) -> Decision {
+        self.decide_with(&self.conditions, true, action, target, bucket, key, object_acl)
+    }
+
+    /// Whether the bucket's and object's ACLs alone (no policy) allow `action`.
+    fn acls_alone_allow(&self, action: &str, target: Target, bucket: &BucketAccess, key: Option<&str>) -> bool {
+        self.decide_with(&self.conditions, false, action, target, Some(bucket), key, None).allowed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_with(
+        &self,
+        conditions: &ConditionValues,
+        with_policies: bool,
+        action: &str,
+        target: Target,
+        bucket: Option<&BucketAccess>,
+        key: Option<&str>,
+        object_acl: Option<&Acl>,
+    ) -> Decision {
         let bucket_name = bucket.map(|b| b.name.as_str()).unwrap_or_default();
         let resource = resource_arn(target, bucket_name, key);
         // A bucket belongs to its owner's account, an object to the account
@@ -253,17 +272,20 @@ impl Access {
             }
             _ => (None, None),
         };
-        let identity: Vec<&PolicyDocument> = self.caller.policies.iter().map(|p| p.as_ref()).collect();
+        let identity: Vec<&PolicyDocument> = match with_policies {
+            true => self.caller.policies.iter().map(|p| p.as_ref()).collect(),
+            false => Vec::new(),
+        };
         let request = Request {
             principal: &self.caller.principal,
             action,
             resource: &resource,
             resource_account_id: resource_account,
-            conditions: &self.conditions,
+            conditions,
         };
         let inputs = Inputs {
             identity_policies: &identity,
-            bucket_policy: bucket.and_then(|b| b.policy.as_deref()),
+            bucket_policy: bucket.filter(|_| with_policies).and_then(|b| b.policy.as_deref()),
             bucket_acl,
             object_acl,
             public_access_block: self.public_access_block_for(bucket),
@@ -302,6 +324,15 @@ impl Access {
         self.decide(action, Target::Object, self.bucket.as_ref(), Some(key), None).allowed
     }
 
+    /// Whether the caller may learn that `key` does not exist: it may list
+    /// the bucket for a prefix that is the key (as AWS decides a 404 against
+    /// a 403 for a missing object).
+    pub fn may_learn_missing(&self, key: &str) -> bool {
+        let mut conditions = self.conditions.clone();
+        conditions.insert("s3:prefix", key.to_string());
+        self.decide_with(&conditions, true, "s3:ListBucket", Target::Bucket, self.bucket.as_ref(), None, None).allowed
+    }
+
     /// Whether `action` on the request's bucket is allowed.
     pub fn allows_bucket(&self, action: &str) -> bool {
         self.decide(action, Target::Bucket, self.bucket.as_ref(), None, None).allowed
@@ -329,18 +360,39 @@ async fn object_acl_for(
     bucket: &BucketAccess,
     key: &str,
     action: &str,
-) -> Result<Option<Acl>, ApiError> {
+) -> Result<ObjectAclLookup, ApiError> {
     if !bucket.attrs.acls_enabled() || !actions::uses_object_acl(action) {
-        return Ok(None);
+        return Ok(ObjectAclLookup::NotNeeded);
     }
     match state.engine.head_object(&bucket.name, key).await {
         Ok(info) => {
             let attrs = ObjectAttrs::decode(&info.attrs)?;
-            Ok(Some(attrs.acl.unwrap_or_else(|| bucket.attrs.effective_object_acl())))
+            Ok(ObjectAclLookup::Found(attrs.acl.unwrap_or_else(|| bucket.attrs.effective_object_acl())))
         }
-        Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(None),
+        Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(ObjectAclLookup::Missing),
         Err(err) => Err(err.into()),
     }
+}
+
+enum ObjectAclLookup {
+    Found(Acl),
+    /// ACLs are off in the bucket, or the action does not depend on them.
+    NotNeeded,
+    /// The key has no current object.
+    Missing,
+}
+
+/// Operations the initiator of a multipart upload may always perform on it.
+fn initiator_may(endpoint: crate::router::Endpoint) -> bool {
+    use crate::router::Endpoint::*;
+    matches!(endpoint, AbortMultipartUpload | ListParts)
+}
+
+/// Whether the upload exists and was created by the account `canonical_id`.
+async fn upload_initiated_by(state: &AppState, bucket: &str, key: &str, upload_id: &str, canonical_id: &str) -> bool {
+    let Ok(upload) = state.engine.get_upload(bucket, key, upload_id).await else { return false };
+    crate::handlers::multipart::UploadAttrs::decode(&upload.attrs)
+        .is_ok_and(|attrs| attrs.initiator_id() == Some(canonical_id))
 }
 
 /// Whether any policy in play has a condition on `s3:ExistingObjectTag/…`
@@ -388,6 +440,13 @@ pub async fn authorize(
         (Some(name), e) if e != crate::router::Endpoint::CreateBucket => Some(BucketAccess::load(state, name).await?),
         _ => None,
     };
+    // `x-amz-expected-bucket-owner`: the request is refused unless the bucket
+    // belongs to the named account.
+    if let (Some(b), Some(expected)) = (&bucket, parts.headers.get("x-amz-expected-bucket-owner")) {
+        if expected.as_bytes() != b.owner_account_id.as_bytes() {
+            return Err(ApiError::access_denied());
+        }
+    }
     let mut conditions = conditions;
     if let (Some(b), Some(key)) = (&bucket, route.key.as_deref()) {
         if mentions_existing_tags(b, &caller) {
@@ -408,10 +467,48 @@ pub async fn authorize(
         .map(|(a, t)| (if on_version { actions::for_version(a) } else { a }, t))
         .into_iter()
         .collect();
+    let primary = checks.len();
     checks.extend(actions::extra_actions(endpoint, &parts.headers));
-    for (action, target) in checks {
+    for (i, (action, target)) in checks.into_iter().enumerate() {
         let object_acl = match (&access.bucket, key, target) {
-            (Some(b), Some(k), Target::Object) => object_acl_for(state, b, k, action).await?,
+            // Setting the ACL or the tags of the object being written: a
+            // writer the bucket's ACL lets write may set them on what it
+            // creates (it owns it); policies must allow s3:PutObjectAcl and
+            // s3:PutObjectTagging themselves. Where ACLs are disabled the
+            // ACL headers accepted change nothing.
+            (Some(b), Some(_), Target::Object)
+                if i >= primary && matches!(action, "s3:PutObjectAcl" | "s3:PutObjectTagging") =>
+            {
+                if action == "s3:PutObjectAcl" && !b.attrs.acls_enabled() {
+                    continue;
+                }
+                let decision = access.decide(action, target, Some(b), key, None);
+                // (An IAM user's permissions come from its policies.)
+                let writer_by_acl = || {
+                    b.attrs.acls_enabled()
+                        && !matches!(access.caller.principal, Principal::User { .. })
+                        && access.acls_alone_allow("s3:PutObject", Target::Object, b, key)
+                };
+                if decision.allowed || (!decision.explicit_deny && writer_by_acl()) {
+                    continue;
+                }
+                None
+            }
+            (Some(b), Some(k), Target::Object) => match object_acl_for(state, b, k, action).await? {
+                ObjectAclLookup::Found(acl) => Some(acl),
+                ObjectAclLookup::NotNeeded => None,
+                // Reading a key that is not there, which the object's own ACL
+                // would have decided: a caller who may list the bucket is told
+                // NoSuchKey; others are refused as for an object they may not read.
+                ObjectAclLookup::Missing => {
+                    let decision = access.decide(action, target, Some(b), key, None);
+                    if !on_version && !decision.allowed && !decision.explicit_deny && access.may_learn_missing(k) {
+                        return Err(ApiError::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+                            .with_extra("Key", k));
+                    }
+                    None
+                }
+            },
             _ => None,
         };
         let bucket = match target {
@@ -433,7 +530,21 @@ pub async fn authorize(
                 .map_err(|e| e.with_resource(format!("/{name}")))?;
             continue;
         }
-        access.check(action, target, bucket, key, object_acl.as_ref())?;
+        let checked = access.check(action, target, bucket, key, object_acl.as_ref());
+        if checked.is_err() && i < primary && initiator_may(endpoint) {
+            // The account that created an upload may list its parts and abort
+            // it, as the bucket owner may (unless a policy denies it).
+            let upload_id = query.iter().find(|(n, _)| n == "uploadId").map(|(_, v)| v.as_str());
+            let denied = access.decide(action, target, bucket, key, None).explicit_deny;
+            if let (Some(b), Some(k), Some(id), Principal::Root { canonical_id, .. }, false) =
+                (&access.bucket, key, upload_id, &access.caller.principal, denied)
+            {
+                if upload_initiated_by(state, &b.name, k, id, canonical_id).await {
+                    continue;
+                }
+            }
+        }
+        checked?;
     }
     if actions::reads_copy_source(endpoint) {
         if let Some(source) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
@@ -448,7 +559,10 @@ pub async fn authorize(
                 Some(&loaded)
             };
             if let Some(src) = src {
-                let acl = object_acl_for(state, src, &src_key, read).await?;
+                let acl = match object_acl_for(state, src, &src_key, read).await? {
+                    ObjectAclLookup::Found(acl) => Some(acl),
+                    ObjectAclLookup::NotNeeded | ObjectAclLookup::Missing => None,
+                };
                 access.check(read, Target::Object, Some(src), Some(&src_key), acl.as_ref())?;
             }
         }

@@ -555,8 +555,20 @@ fn request_date(headers: &http::HeaderMap) -> Option<(String, SystemTime)> {
         return Some((text.to_owned(), time));
     }
     let text = headers.get(http::header::DATE)?.to_str().ok()?;
-    let time = httpdate::parse_http_date(text.trim()).ok()?;
+    let time = parse_date_header(text.trim())?;
     Some((format_amz_date(time), time))
+}
+
+/// Dates as HTTP and SigV2 clients send them: RFC 1123 with `GMT` (and the
+/// other two RFC 7231 forms), RFC 2822 with a numeric zone (`+0000`), or the
+/// ISO 8601 basic form SigV4 uses. Times before 1970 are not dates here.
+pub(crate) fn parse_date_header(text: &str) -> Option<SystemTime> {
+    let rfc2822 = || {
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822).ok()?;
+        let secs = u64::try_from(t.unix_timestamp()).ok()?;
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    };
+    httpdate::parse_http_date(text).ok().or_else(rfc2822).or_else(|| parse_amz_date(text))
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ`.

@@ -132,7 +132,7 @@ pub fn from_header(parts: &http::request::Parts, credentials: &str, now: SystemT
     let amz_date = header("x-amz-date");
     let date = header("date");
     let stamp = amz_date.as_deref().or(date.as_deref()).unwrap_or("");
-    let request_time = parse_http_date(stamp).ok_or_else(|| {
+    let request_time = super::parse_date_header(stamp).ok_or_else(|| {
         ApiError::new(S3ErrorCode::AccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
     })?;
     check_skew(stamp, request_time, now)?;
@@ -338,16 +338,4 @@ fn canonical_resource(raw_path: &str, raw_query: &str, vhost_bucket: Option<&str
         .collect();
     out.push_str(&joined.join("&"));
     out
-}
-
-/// Dates as HTTP and SigV2 clients send them: RFC 1123 with `GMT` (and the
-/// other two RFC 7231 forms), RFC 2822 with a numeric zone (`+0000`), or the
-/// ISO 8601 basic form SigV4 uses. Times before 1970 are not dates here.
-fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let rfc2822 = || {
-        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822).ok()?;
-        let secs = u64::try_from(t.unix_timestamp()).ok()?;
-        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-    };
-    httpdate::parse_http_date(text).ok().or_else(rfc2822).or_else(|| super::parse_amz_date(text))
 }

@@ -721,3 +721,22 @@ fn v2_errors() {
         assert_eq!(err.code, S3ErrorCode::RequestTimeTooSkewed, "{date}");
     }
 }
+
+#[test]
+fn date_header_forms() {
+    // 2007-03-27T19:36:42Z in each form clients send it.
+    let want = SystemTime::UNIX_EPOCH + Duration::from_secs(1_175_024_202);
+    for text in [
+        "Tue, 27 Mar 2007 19:36:42 GMT",
+        "Tue, 27 Mar 2007 19:36:42 +0000",
+        // botocore's email.utils.formatdate(usegmt=False).
+        "Tue, 27 Mar 2007 19:36:42 -0000",
+        "Tue, 27 Mar 2007 21:36:42 +0200",
+        "20070327T193642Z",
+    ] {
+        assert_eq!(parse_date_header(text), Some(want), "{text}");
+    }
+    for bad in ["", "yesterday", "Tue, 27 Mar 2007 25:36:42 GMT", "Thu, 01 Jan 1960 00:00:00 GMT"] {
+        assert_eq!(parse_date_header(bad), None, "{bad:?}");
+    }
+}

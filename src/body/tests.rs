@@ -408,6 +408,7 @@ fn stored_content_encoding_strips_aws_chunked() {
     assert_eq!(enc(&["gzip, aws-chunked"]), Some("gzip".into()));
     assert_eq!(enc(&["aws-chunked", "br"]), Some("br".into()));
     assert_eq!(enc(&["gzip"]), Some("gzip".into()));
+    assert_eq!(enc(&["aws-chunked, deflate,gzip"]), Some("deflate, gzip".into()));
 }
 
 #[tokio::test]

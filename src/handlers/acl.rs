@@ -122,26 +122,46 @@ pub fn acl_from_headers(
     }
 }
 
+/// What sets an ACL: each meets BucketOwnerEnforced differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclSetter {
+    /// CreateBucket: an ACL granting only the owner full control is accepted.
+    NewBucket,
+    /// PutObject, CopyObject, CreateMultipartUpload: no ACL, or
+    /// `bucket-owner-full-control` (canned or as grants), as AWS.
+    ObjectWrite,
+    /// PutBucketAcl, PutObjectAcl: refused while ACLs are disabled.
+    AclUpdate,
+}
+
 /// Checks that `acl` may be set on a resource of `bucket`: Object Ownership
-/// and BlockPublicAcls. `for_new_bucket` selects CreateBucket's error code.
+/// and BlockPublicAcls.
 pub fn check_acl_allowed(
     ctx: &RequestContext<'_>,
     bucket: Option<&BucketAccess>,
     attrs: &BucketAttrs,
     acl: &Acl,
-    for_new_bucket: bool,
+    setter: AclSetter,
 ) -> Result<(), ApiError> {
-    if attrs.object_ownership() == ObjectOwnership::BucketOwnerEnforced
-        && !acl.is_owner_full_control_only(&attrs.owner_id)
-    {
-        return Err(if for_new_bucket {
-            ApiError::new(
-                S3ErrorCode::InvalidBucketAclWithObjectOwnership,
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-            )
-        } else {
-            ApiError::new(S3ErrorCode::AccessControlListNotSupported, "The bucket does not allow ACLs")
-        });
+    if attrs.object_ownership() == ObjectOwnership::BucketOwnerEnforced {
+        let accepted = match setter {
+            AclSetter::NewBucket => acl.is_owner_full_control_only(&attrs.owner_id),
+            AclSetter::ObjectWrite => match ctx.header("x-amz-acl") {
+                Some(canned) => canned.trim() == "bucket-owner-full-control",
+                None => acl.is_owner_full_control_only(&attrs.owner_id),
+            },
+            AclSetter::AclUpdate => false,
+        };
+        if !accepted {
+            return Err(if setter == AclSetter::NewBucket {
+                ApiError::new(
+                    S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+                )
+            } else {
+                ApiError::new(S3ErrorCode::AccessControlListNotSupported, "The bucket does not allow ACLs")
+            });
+        }
     }
     if acl.is_public() && ctx.access.public_access_block_for(bucket).block_public_acls {
         tracing::debug!(bucket = %ctx.bucket(), "public ACL refused: BlockPublicAcls");
@@ -167,7 +187,7 @@ pub fn object_acl_for_write(ctx: &RequestContext<'_>) -> Result<Option<Acl>, Api
     };
     let requested = acl_from_headers(ctx, owner, bucket_owner)?;
     if let Some(acl) = &requested {
-        check_acl_allowed(ctx, Some(bucket), attrs, acl, false)?;
+        check_acl_allowed(ctx, Some(bucket), attrs, acl, AclSetter::ObjectWrite)?;
     }
     if !attrs.acls_enabled() {
         return Ok(None);
@@ -303,11 +323,7 @@ pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
     let attrs = &bucket.attrs;
     let owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
     let acl = requested_acl(ctx, body, owner, owner).await?;
-    check_acl_allowed(ctx, Some(bucket), attrs, &acl, false)?;
-    if !attrs.acls_enabled() {
-        // The owner-full-control ACL, the only one BucketOwnerEnforced accepts, changes nothing.
-        return Ok(Response::new(response::empty()));
-    }
+    check_acl_allowed(ctx, Some(bucket), attrs, &acl, AclSetter::AclUpdate)?;
     update_bucket_attrs(ctx, |attrs| {
         attrs.acl = Some(acl.clone());
         Ok(())
@@ -336,10 +352,7 @@ pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
     let owner_acl = current.acl.clone().unwrap_or_else(|| battrs.effective_object_acl());
     let owner = (owner_acl.owner_id.clone(), owner_acl.owner_display_name.clone());
     let acl = requested_acl(ctx, body, (&owner.0, &owner.1), bucket_owner).await?;
-    check_acl_allowed(ctx, Some(bucket), battrs, &acl, false)?;
-    if !battrs.acls_enabled() {
-        return Ok(Response::new(response::empty()));
-    }
+    check_acl_allowed(ctx, Some(bucket), battrs, &acl, AclSetter::AclUpdate)?;
     update_object_attrs(ctx, |attrs| attrs.acl = Some(acl.clone())).await?;
     Ok(Response::new(response::empty()))
 }

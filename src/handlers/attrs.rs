@@ -162,6 +162,10 @@ pub struct ObjectAttrs {
     /// How the stored data is encrypted; `None`: stored in plaintext.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sse: Option<crate::sse::SseRecord>,
+    /// The multipart upload this version was completed from: a repeated
+    /// CompleteMultipartUpload of it answers with this version, as AWS does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub completed_upload: Option<String>,
 }
 
 /// Storage classes AWS accepts on PUT; Coffer stores them all the same way.
@@ -212,6 +216,7 @@ impl ObjectAttrs {
             retention: None,
             legal_hold: false,
             part_checksums: Vec::new(),
+            completed_upload: None,
         };
         if let Some(class) = header_str(headers, "x-amz-storage-class")? {
             if !STORAGE_CLASSES.contains(&class.as_str()) {

@@ -5,6 +5,7 @@ use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 
 use super::attrs::BucketAttrs;
+use super::attrs_update::update_bucket_attrs;
 use super::list::parse_max;
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
@@ -64,7 +65,7 @@ fn new_bucket_attrs(ctx: &RequestContext<'_>) -> Result<BucketAttrs, ApiError> {
     }
     let owner = (attrs.owner_id.clone(), attrs.owner_display_name.clone());
     if let Some(acl) = super::acl::acl_from_headers(ctx, (&owner.0, &owner.1), (&owner.0, &owner.1))? {
-        super::acl::check_acl_allowed(ctx, None, &attrs, &acl, true)?;
+        super::acl::check_acl_allowed(ctx, None, &attrs, &acl, super::acl::AclSetter::NewBucket)?;
         if attrs.acls_enabled() {
             attrs.acl = Some(acl);
         }
@@ -155,17 +156,31 @@ pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> R
     match ctx.state.engine.create_bucket(name, attrs.encode()).await {
         Err(storage_engine::EngineError::BucketAlreadyExists { .. }) => {
             // Owned by the caller's account: BucketAlreadyOwnedByYou; by another: BucketAlreadyExists.
-            let existing = ctx.state.engine.get_bucket(name).await?;
-            if BucketAttrs::decode(&existing.attrs)?.owner_id != attrs.owner_id {
+            let existing = BucketAttrs::decode(&ctx.state.engine.get_bucket(name).await?.attrs)?;
+            if existing.owner_id != attrs.owner_id {
                 return Err(ApiError::new(
                     S3ErrorCode::BucketAlreadyExists,
                     "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
                 )
                 .with_extra("BucketName", name.to_string()));
             }
-            return Err(storage_engine::EngineError::BucketAlreadyExists { bucket: name.to_string() }.into());
+            if existing.region != "us-east-1" {
+                return Err(storage_engine::EngineError::BucketAlreadyExists { bucket: name.to_string() }.into());
+            }
+            // AWS's legacy rule in us-east-1: re-creating a bucket you own
+            // answers 200 and resets the bucket ACL to the request's.
+            let acl = attrs.acl.clone();
+            update_bucket_attrs(ctx, |a| {
+                if a.acls_enabled() {
+                    a.acl = acl.clone();
+                }
+                Ok(())
+            })
+            .await?;
         }
-        other => other?,
+        other => {
+            other?;
+        }
     };
     let mut response = Response::new(response::empty());
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {

@@ -143,6 +143,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         ObjectAttrs::from_request_headers(&ctx.parts.headers)?
     } else {
         let mut a = src_attrs.clone();
+        a.completed_upload = None;
         if let Some(class) = ObjectAttrs::from_request_headers(&ctx.parts.headers)?.storage_class {
             a.storage_class = Some(class);
         }
@@ -201,7 +202,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
         response.headers_mut().insert(http::header::ETAG, v);
     }
     ctx.state.sse.write_headers(attrs.sse.as_ref(), response.headers_mut(), true);
-    super::versioning::version_header(response.headers_mut(), &info);
+    super::versioning::written_version_header(response.headers_mut(), info.version_id.as_deref());
     if let Some(v) = src_stored.version_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
         response.headers_mut().insert("x-amz-copy-source-version-id", v);
     }

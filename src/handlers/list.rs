@@ -86,7 +86,9 @@ pub async fn handle_list_objects(ctx: &RequestContext<'_>, v2: bool) -> Result<R
 
     let mut w = XmlWriter::new("ListBucketResult");
     w.text("Name", bucket_name);
-    w.text("Prefix", &enc(&prefix));
+    // ListObjects (v1) echoes its Prefix unencoded even with encoding-type=url,
+    // as AWS does (and as clients expect: they decode it in v2 only).
+    w.text("Prefix", &if v2 { enc(&prefix) } else { prefix.clone() });
     if v2 {
         if let Some(token) = continuation {
             w.text("ContinuationToken", token);

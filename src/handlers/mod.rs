@@ -15,7 +15,7 @@ mod multipart_checksum;
 pub(crate) mod object;
 mod object_attributes;
 pub(crate) mod object_lock;
-mod tagging;
+pub(crate) mod tagging;
 pub(crate) mod versioning;
 
 use std::time::Duration;
@@ -81,10 +81,27 @@ impl RequestContext<'_> {
     }
 
     /// The request body, verified against the signature and checksums while it streams.
-    pub fn body(&self, body: Incoming, max_size_bytes: u64) -> Result<VerifiedBody, ApiError> {
+    pub fn body<B>(&self, body: B, max_size_bytes: u64) -> Result<VerifiedBody, ApiError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<crate::body::BoxError>,
+    {
+        // CompleteMultipartUpload's `x-amz-checksum-*` is the whole object's
+        // checksum, not one of the XML body.
+        let stripped;
+        let headers = if self.route.endpoint == Endpoint::CompleteMultipartUpload {
+            let mut h = self.parts.headers.clone();
+            for alg in crate::checksum::ChecksumAlgorithm::ALL {
+                h.remove(alg.header_name());
+            }
+            stripped = h;
+            &stripped
+        } else {
+            &self.parts.headers
+        };
         verified_body(
             body,
-            &self.parts.headers,
+            headers,
             self.payload.clone(),
             max_size_bytes,
             Duration::from_millis(self.state.config.body_idle_timeout_ms),

@@ -41,6 +41,9 @@ pub(crate) struct UploadAttrs {
     pub object: ObjectAttrs,
     #[serde(default)]
     checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    /// Canonical id and display name of the account that created the upload.
+    #[serde(default)]
+    initiator: Option<(String, String)>,
 }
 
 /// What a part remembers.
@@ -58,6 +61,24 @@ impl UploadAttrs {
 
     pub(crate) fn encode(&self) -> Result<Vec<u8>, ApiError> {
         serde_json::to_vec(self).map_err(ApiError::internal)
+    }
+
+    /// The canonical id of the account that created the upload.
+    pub(crate) fn initiator_id(&self) -> Option<&str> {
+        self.initiator.as_ref().map(|(id, _)| id.as_str())
+    }
+
+    /// `<Initiator>` and `<Owner>` of the upload in listings: who created it,
+    /// and who will own the object (its ACL's owner where ACLs are enabled,
+    /// else the bucket owner).
+    fn write_people(&self, w: &mut XmlWriter, bucket_owner: &crate::server::Owner) {
+        let owner = match &self.object.acl {
+            Some(acl) => (acl.owner_id.as_str(), acl.owner_display_name.as_str()),
+            None => (bucket_owner.id.as_str(), bucket_owner.display_name.as_str()),
+        };
+        let initiator = self.initiator.as_ref().map_or(owner, |(id, name)| (id.as_str(), name.as_str()));
+        w.open("Initiator").text("ID", initiator.0).text("DisplayName", initiator.1).close();
+        w.open("Owner").text("ID", owner.0).text("DisplayName", owner.1).close();
     }
 }
 
@@ -92,7 +113,9 @@ pub async fn handle_create_multipart_upload(ctx: &RequestContext<'_>) -> Result<
     let guard = ctx.state.sse.commit_guard().await;
     object.sse = keys.map(|k| ctx.state.sse.record(&k, ctx.bucket(), ctx.key(), &guard)).transpose()?;
     let sse = object.sse.clone();
-    let attrs = UploadAttrs { v: ATTRS_VERSION, object, checksum };
+    let caller = &ctx.access.caller;
+    let initiator = caller.canonical_id().map(|id| (id.to_string(), caller.account_name.clone()));
+    let attrs = UploadAttrs { v: ATTRS_VERSION, object, checksum, initiator };
     let upload = ctx.state.engine.create_upload(ctx.bucket(), ctx.key(), attrs.encode()?).await?;
     drop(guard);
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -295,7 +318,11 @@ pub async fn handle_complete_multipart_upload(
     // Held until the commit: a master key rotation then re-wraps either the
     // upload (before this reads it) or the object (after it is committed).
     let guard = ctx.state.sse.commit_guard().await;
-    let upload = engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
+    let upload = match engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await {
+        Ok(upload) => upload,
+        Err(err @ storage_engine::EngineError::NoSuchUpload { .. }) => return completed_again(ctx, err.into()).await,
+        Err(err) => return Err(err.into()),
+    };
     let upload_attrs = UploadAttrs::decode(&upload.attrs)?;
     let encrypted = upload_attrs.object.sse.is_some();
     // 10,000 parts of about 200 bytes of XML each.
@@ -353,6 +380,7 @@ pub async fn handle_complete_multipart_upload(
     }
     let etag = format!("\"{}-{}\"", hex::encode(md5.finalize()), chosen.len());
     let mut object_attrs = upload_attrs.object.clone();
+    object_attrs.completed_upload = Some(upload_id(ctx).to_string());
     let mut checksum_type = None;
     if let Some((alg, kind)) = upload_attrs.checksum {
         let mut values = Vec::with_capacity(chosen.len());
@@ -411,10 +439,30 @@ pub async fn handle_complete_multipart_upload(
     let mut response = Response::new(body);
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     ctx.state.sse.write_headers(object_attrs.sse.as_ref(), response.headers_mut(), true);
-    if let Some(v) = version_id.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-        response.headers_mut().insert("x-amz-version-id", v);
-    }
+    super::versioning::written_version_header(response.headers_mut(), version_id.as_deref());
     *response.status_mut() = StatusCode::OK;
+    Ok(response)
+}
+
+/// CompleteMultipartUpload of an upload that is gone: when the key's current
+/// version was completed from it, the completion is answered again (a client
+/// retrying after a lost response); otherwise `NoSuchUpload`.
+async fn completed_again(ctx: &RequestContext<'_>, gone: ApiError) -> Result<Response<Body>, ApiError> {
+    let Ok(info) = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await else { return Err(gone) };
+    let attrs = ObjectAttrs::decode(&info.attrs)?;
+    if info.delete_marker || attrs.completed_upload.as_deref() != Some(upload_id(ctx)) {
+        return Err(gone);
+    }
+    let mut w = XmlWriter::new("CompleteMultipartUploadResult");
+    w.text("Location", &format!("/{}/{}", ctx.bucket(), ctx.key()));
+    w.text("Bucket", ctx.bucket()).text("Key", ctx.key()).text("ETag", &info.etag);
+    if let Some((alg, value)) = &attrs.checksum {
+        w.text(&format!("Checksum{}", alg.as_str()), value);
+        w.text("ChecksumType", attrs.checksum_type());
+    }
+    let mut response = response::xml(w.finish());
+    ctx.state.sse.write_headers(attrs.sse.as_ref(), response.headers_mut(), true);
+    super::versioning::written_version_header(response.headers_mut(), info.version_id.as_deref());
     Ok(response)
 }
 
@@ -504,11 +552,9 @@ pub async fn handle_list_parts(ctx: &RequestContext<'_>) -> Result<Response<Body
     } else {
         ctx.state.engine.list_parts(ctx.bucket(), ctx.key(), upload_id(ctx), marker, max_parts).await?
     };
-    let owner = &ctx.bucket_owner();
     let mut w = XmlWriter::new("ListPartsResult");
     w.text("Bucket", ctx.bucket()).text("Key", ctx.key()).text("UploadId", upload_id(ctx));
-    w.open("Initiator").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
-    w.open("Owner").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
+    upload_attrs.write_people(&mut w, &ctx.bucket_owner());
     w.text("StorageClass", upload_attrs.object.storage_class.as_deref().unwrap_or("STANDARD"));
     w.text("PartNumberMarker", &marker.to_string());
     if let Some(last) = parts.last() {
@@ -603,8 +649,7 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
         let attrs = UploadAttrs::decode(&upload.attrs)?;
         w.open("Upload");
         w.text("Key", &upload.key).text("UploadId", &upload.upload_id);
-        w.open("Initiator").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
-        w.open("Owner").text("ID", &owner.id).text("DisplayName", &owner.display_name).close();
+        attrs.write_people(&mut w, owner);
         w.text("StorageClass", attrs.object.storage_class.as_deref().unwrap_or("STANDARD"));
         w.text("Initiated", &iso8601_ms(upload.initiated_ms));
         if let Some((alg, kind)) = attrs.checksum {

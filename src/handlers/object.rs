@@ -89,8 +89,22 @@ pub fn checksum_header(headers: &mut HeaderMap, summary: &BodySummary) {
 }
 
 pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    check_key(ctx.key())?;
     require_content_length(&ctx.parts.headers)?;
+    put_object(ctx, body, 0..=MAX_PUT_SIZE_BYTES).await
+}
+
+/// PutObject's write path, shared with POST Object (whose policy bounds the
+/// size): the object from `body`, described by the request's headers.
+pub(crate) async fn put_object<B>(
+    ctx: &RequestContext<'_>,
+    body: B,
+    size: std::ops::RangeInclusive<u64>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
+    check_key(ctx.key())?;
     let mut attrs = ObjectAttrs::from_request_headers(&ctx.parts.headers)?;
     attrs.acl = super::acl::object_acl_for_write(ctx)?;
     super::object_lock::apply_on_write(&ctx.parts.headers, &ctx.loaded_bucket()?.attrs, &mut attrs, true)?;
@@ -98,7 +112,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     let cond = put_condition(ctx)?;
     precheck_condition(ctx, &cond).await?;
     // Opening the writer checks that the bucket exists, before any data is read.
-    let mut stream = ctx.body(body, MAX_PUT_SIZE_BYTES)?;
+    let mut stream = ctx.body(body, *size.end())?;
     if let Err(err) = crate::ops::check_free_space(ctx.state, crate::ops::announced_length(&ctx.parts.headers)) {
         super::discard(&mut stream).await;
         return Err(err);
@@ -112,6 +126,12 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     plain.finish().await?;
     let summary =
         stream.summary().ok_or_else(|| ApiError::new(S3ErrorCode::IncompleteBody, "The request body ended early."))?;
+    if summary.size_bytes < *size.start() {
+        return Err(ApiError::new(
+            S3ErrorCode::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed size",
+        ));
+    }
     attrs.checksum = summary.checksum.clone();
     let etag = keys.as_ref().map_or_else(|| md5_etag(&summary.md5), |k| k.etag(&summary.md5));
     let guard = ctx.state.sse.commit_guard().await;
@@ -126,7 +146,7 @@ pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Resu
     }
     checksum_header(headers, &summary);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, true);
-    versioning::version_header(headers, &info);
+    versioning::written_version_header(headers, info.version_id.as_deref());
     let plain = ObjectInfo { size_bytes: summary.size_bytes, ..info };
     crate::lifecycle::write_expiration(ctx, headers, &plain, &attrs.tags);
     Ok(response)
@@ -179,6 +199,14 @@ fn part_range(info: &ObjectInfo, part_number: u32) -> Result<(u64, u64), ApiErro
 }
 
 pub async fn handle_get_object(ctx: &RequestContext<'_>, head: bool) -> Result<Response<Body>, ApiError> {
+    // SSE-S3 and SSE-KMS objects are decrypted unasked: as AWS, a read that
+    // names the encryption is refused (SSE-C has its own headers).
+    for name in ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id"] {
+        if ctx.parts.headers.contains_key(name) {
+            return Err(ApiError::invalid_argument(format!("The {name} header is not supported for this operation."))
+                .with_extra("ArgumentName", name));
+        }
+    }
     // An overwrite between reading the head and opening the data makes the
     // headers stale; start again with the new version.
     for _ in 0..3 {

@@ -75,6 +75,8 @@ pub fn parse_tagging_header(value: &str) -> Result<Tags, ApiError> {
         tags.push((k, v));
     }
     validate_tags(&tags, MAX_OBJECT_TAGS)?;
+    // Query parameters carry no order: the tags are kept sorted by key.
+    tags.sort();
     Ok(tags)
 }
 
@@ -104,7 +106,12 @@ impl xml::RequestDocument for Tagging {
 
 async fn tags_from_body(ctx: &RequestContext<'_>, body: Incoming, max: usize) -> Result<Tags, ApiError> {
     let (bytes, _) = ctx.small_body(body, MAX_TAGGING_BODY_BYTES).await?;
-    let doc: Tagging = xml::parse(&bytes)?;
+    parse_tagging_document(&bytes, max)
+}
+
+/// A `<Tagging>` document (a request body, or a POST form's `tagging` field).
+pub fn parse_tagging_document(bytes: &[u8], max: usize) -> Result<Tags, ApiError> {
+    let doc: Tagging = xml::parse(bytes)?;
     let tags: Tags = doc.tag_set.tags.into_iter().map(|t| (t.key, t.value)).collect();
     validate_tags(&tags, max)?;
     Ok(tags)

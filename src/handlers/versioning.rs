@@ -42,6 +42,16 @@ pub fn version_header(headers: &mut HeaderMap, info: &ObjectInfo) {
     }
 }
 
+/// `x-amz-version-id` of a write (PUT, copy, completion): the new version's
+/// id; a `null` version, written while versioning is suspended, goes unnamed
+/// as on AWS.
+pub fn written_version_header(headers: &mut HeaderMap, version_id: Option<&str>) {
+    let id = version_id.filter(|v| *v != NULL_VERSION);
+    if let Some(v) = id.and_then(|v| HeaderValue::from_str(v).ok()) {
+        headers.insert("x-amz-version-id", v);
+    }
+}
+
 /// The ACL and tagging sub-resources act on the current version: a
 /// `versionId` naming another version is refused rather than ignored.
 pub async fn current_version_only(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
@@ -124,10 +134,6 @@ pub async fn handle_put_bucket_versioning(
                 S3ErrorCode::InvalidBucketState,
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
             ));
-        }
-        // A bucket that never had versioning stays unversioned when "suspended".
-        if status == "Suspended" && attrs.versioning.is_none() {
-            return Ok(());
         }
         attrs.versioning = Some(status.clone());
         Ok(())

@@ -17,6 +17,10 @@ pub struct Rule {
     pub id: String,
     pub enabled: bool,
     pub filter: Filter,
+    /// The rule named its prefix the old way (`<Prefix>` in the rule, no
+    /// `<Filter>`); GET answers in the same form, as AWS does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_prefix: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_days: Option<u32>,
     /// Milliseconds since the epoch (midnight UTC).
@@ -186,6 +190,7 @@ pub fn parse(body: &[u8]) -> Result<Lifecycle, ApiError> {
         if r.transition.is_some() || r.noncurrent_transition.is_some() {
             return Err(ApiError::not_implemented("Lifecycle transitions (this server has one storage class)"));
         }
+        let legacy_prefix = r.prefix.is_some();
         let filter = match (r.prefix, r.filter) {
             (Some(_), Some(_)) => return Err(ApiError::malformed_xml()),
             (Some(p), None) => Filter { prefix: p, ..Filter::default() },
@@ -220,6 +225,7 @@ pub fn parse(body: &[u8]) -> Result<Lifecycle, ApiError> {
             id,
             enabled,
             filter,
+            legacy_prefix,
             expiration_days: None,
             expiration_date_ms: None,
             expired_delete_marker: false,
@@ -273,31 +279,12 @@ pub fn render(config: &Lifecycle) -> String {
     for r in &config.rules {
         w.open("Rule");
         w.text("ID", &r.id);
-        w.open("Filter");
         let f = &r.filter;
-        let parts = usize::from(!f.prefix.is_empty())
-            + f.tags.len()
-            + usize::from(f.size_greater_than.is_some())
-            + usize::from(f.size_less_than.is_some());
-        if parts > 1 {
-            w.open("And");
-        }
-        if !f.prefix.is_empty() || parts == 0 {
+        if r.legacy_prefix {
             w.text("Prefix", &f.prefix);
+        } else {
+            render_filter(&mut w, f);
         }
-        for (k, v) in &f.tags {
-            w.open("Tag").text("Key", k).text("Value", v).close();
-        }
-        if let Some(g) = f.size_greater_than {
-            w.text("ObjectSizeGreaterThan", &g.to_string());
-        }
-        if let Some(l) = f.size_less_than {
-            w.text("ObjectSizeLessThan", &l.to_string());
-        }
-        if parts > 1 {
-            w.close();
-        }
-        w.close();
         w.text("Status", if r.enabled { "Enabled" } else { "Disabled" });
         if r.expiration_days.is_some() || r.expiration_date_ms.is_some() || r.expired_delete_marker {
             w.open("Expiration");
@@ -325,6 +312,33 @@ pub fn render(config: &Lifecycle) -> String {
         w.close();
     }
     w.finish()
+}
+
+fn render_filter(w: &mut XmlWriter, f: &Filter) {
+    w.open("Filter");
+    let parts = usize::from(!f.prefix.is_empty())
+        + f.tags.len()
+        + usize::from(f.size_greater_than.is_some())
+        + usize::from(f.size_less_than.is_some());
+    if parts > 1 {
+        w.open("And");
+    }
+    if !f.prefix.is_empty() || parts == 0 {
+        w.text("Prefix", &f.prefix);
+    }
+    for (k, v) in &f.tags {
+        w.open("Tag").text("Key", k).text("Value", v).close();
+    }
+    if let Some(g) = f.size_greater_than {
+        w.text("ObjectSizeGreaterThan", &g.to_string());
+    }
+    if let Some(l) = f.size_less_than {
+        w.text("ObjectSizeLessThan", &l.to_string());
+    }
+    if parts > 1 {
+        w.close();
+    }
+    w.close();
 }
 
 #[cfg(test)]

@@ -65,7 +65,10 @@ pub fn expiration(
         .min_by_key(|(due, _)| *due)
 }
 
-/// Adds `x-amz-expiration` to a response about the current version of an object, when a rule expires it.
+/// Adds `x-amz-expiration` to a response about the current version of an
+/// object, when a rule expires it. The date is the rule's, in real days
+/// rounded to midnight UTC as AWS states it; the test-only short day changes
+/// only when the worker acts.
 pub fn write_expiration(
     ctx: &RequestContext<'_>,
     headers: &mut http::HeaderMap,
@@ -73,8 +76,7 @@ pub fn write_expiration(
     tags: &[(String, String)],
 ) {
     let Some(lc) = ctx.access.bucket.as_ref().and_then(|b| b.attrs.lifecycle.as_ref()) else { return };
-    let clock = ctx.state.lifecycle_clock;
-    if let Some((due, rule)) = expiration(lc, clock, &info.key, tags, info.size_bytes, info.last_modified_ms) {
+    if let Some((due, rule)) = expiration(lc, Clock::real(), &info.key, tags, info.size_bytes, info.last_modified_ms) {
         if let Ok(v) = http::HeaderValue::from_str(&expiration_header(due, &rule)) {
             headers.insert("x-amz-expiration", v);
         }

@@ -1,9 +1,9 @@
 //! CreateBucket, HeadBucket, ListBuckets, GetBucketLocation, DeleteBucket.
 
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{BucketCannedAcl, BucketLocationConstraint, CreateBucketConfiguration, Permission};
 
 use crate::common::sdk::client;
-use crate::common::{bucket_name, expect_sdk_err, xml_all, xml_text, Ctx, Req, Server};
+use crate::common::{bucket_name, expect_sdk_err, xml_all, Ctx, Req, Server, ServerOptions};
 
 #[tokio::test]
 async fn create_bucket_without_body_then_head_and_location() {
@@ -83,15 +83,26 @@ async fn create_bucket_in_another_region_is_rejected() {
 }
 
 #[tokio::test]
-async fn create_existing_bucket_is_already_owned_by_you() {
-    let ctx = Ctx::new("dup").await;
-    ctx.put("keep", b"still here".to_vec()).await;
-    expect_sdk_err(ctx.s3.create_bucket().bucket(&ctx.bucket).send().await, 409, "BucketAlreadyOwnedByYou");
-    let resp = Req::new(&ctx.server, "PUT", &format!("/{}", ctx.bucket)).send().await;
-    resp.assert_error(409, "BucketAlreadyOwnedByYou");
-    assert_eq!(xml_text(&resp.text(), "BucketName").as_deref(), Some(ctx.bucket.as_str()));
-    // The existing bucket and its content are untouched.
-    assert_eq!(ctx.get_bytes("keep").await, b"still here");
+async fn recreating_an_owned_bucket_in_us_east_1_is_200_and_resets_its_acl() {
+    // AWS's legacy us-east-1 rule (elsewhere BucketAlreadyOwnedByYou).
+    let server = Server::start_with(ServerOptions {
+        extra_args: vec!["--new-bucket-defaults".into(), "legacy".into()],
+        ..ServerOptions::default()
+    })
+    .await;
+    let s3 = client(&server);
+    let bucket = bucket_name("dup");
+    s3.create_bucket().bucket(&bucket).acl(BucketCannedAcl::PublicRead).send().await.expect("create");
+    s3.put_object().bucket(&bucket).key("keep").body(b"still here".to_vec().into()).send().await.expect("put");
+    s3.create_bucket().bucket(&bucket).send().await.expect("re-create answers 200");
+    let resp = Req::new(&server, "PUT", &format!("/{bucket}")).send().await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    // The content is untouched; the ACL is the new request's (private).
+    let got = s3.get_object().bucket(&bucket).key("keep").send().await.expect("get");
+    assert_eq!(got.body.collect().await.expect("body").into_bytes().as_ref(), b"still here");
+    let acl = s3.get_bucket_acl().bucket(&bucket).send().await.expect("acl");
+    assert_eq!(acl.grants().len(), 1, "{acl:?}");
+    assert_eq!(acl.grants()[0].permission(), Some(&Permission::FullControl));
 }
 
 #[tokio::test]

@@ -91,6 +91,22 @@ async fn configuration_round_trip_and_errors() {
     ] {
         Req::new(&ctx.server, "PUT", &path).header("content-md5", content_md5(body)).body(body).send().await.assert_error(400, code);
     }
+    // A rule with the legacy rule-level <Prefix> (no <Filter>) reads back in that form.
+    let legacy = "<LifecycleConfiguration><Rule><ID>old</ID><Prefix>old/</Prefix><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule></LifecycleConfiguration>";
+    Req::new(&ctx.server, "PUT", &path)
+        .header("content-md5", content_md5(legacy))
+        .body(legacy)
+        .send()
+        .await
+        .assert_status(200);
+    let got = Req::new(&ctx.server, "GET", &path).send().await;
+    got.assert_status(200);
+    let xml = got.text();
+    assert!(xml.contains("<Prefix>old/</Prefix>") && !xml.contains("<Filter>"), "legacy rule read back: {xml}");
+    let sdk_view = ctx.s3.get_bucket_lifecycle_configuration().bucket(&ctx.bucket).send().await.expect("get legacy");
+    #[allow(deprecated)]
+    let prefix = sdk_view.rules()[0].prefix();
+    assert_eq!(prefix, Some("old/"));
     ctx.s3.delete_bucket_lifecycle().bucket(&ctx.bucket).send().await.expect("delete");
     let missing = ctx.s3.get_bucket_lifecycle_configuration().bucket(&ctx.bucket).send().await;
     assert_eq!(sdk_err(missing).0, 404);

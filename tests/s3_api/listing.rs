@@ -189,6 +189,17 @@ async fn v2_encoding_type_url() {
         .expect("sdk");
     assert_eq!(out.contents().len(), 1);
     assert_eq!(url_decode(out.contents()[0].key().expect("key")), "a b/c+d");
+
+    // ListObjects (v1) encodes keys and markers but echoes its Prefix as sent.
+    let resp = Req::new(&ctx.server, "GET", &format!("/{}?encoding-type=url&prefix={}", ctx.bucket, enc_query("é/")))
+        .send()
+        .await;
+    resp.assert_status(200);
+    let text = resp.text();
+    assert_eq!(xml_text(&text, "Prefix").as_deref(), Some("é/"));
+    let listed: Vec<String> = xml_blocks(&text, "Contents").iter().filter_map(|c| xml_text(c, "Key")).collect();
+    assert!(listed.iter().all(|k| k.is_ascii()), "keys stay encoded: {listed:?}");
+    assert_eq!(listed.iter().map(|k| url_decode(k)).collect::<Vec<_>>(), ["é/ü"]);
 }
 
 #[tokio::test]

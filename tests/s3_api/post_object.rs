@@ -14,10 +14,15 @@ const BOUNDARY: &str = "----CofferFormBoundary7MA4YWxkTrZu0gW";
 
 /// A signed POST policy for `conditions` expiring in `valid_for`: (policy b64, credential, date, signature).
 pub fn sign_policy(conditions: serde_json::Value, valid_for: Duration) -> Vec<(String, String)> {
-    let now = SystemTime::now();
-    let expiration = time::OffsetDateTime::from(now + valid_for)
+    let expiration = time::OffsetDateTime::from(SystemTime::now() + valid_for)
         .format(&time::format_description::well_known::Rfc3339)
         .expect("format");
+    sign_policy_expiring(conditions, &expiration)
+}
+
+/// As `sign_policy`, with the policy's `expiration` written as given.
+fn sign_policy_expiring(conditions: serde_json::Value, expiration: &str) -> Vec<(String, String)> {
+    let now = SystemTime::now();
     let day = time::OffsetDateTime::from(now);
     let date = format!("{:04}{:02}{:02}", day.year(), day.month() as u8, day.day());
     let amz_date = format!("{date}T000000Z");
@@ -219,4 +224,87 @@ async fn post_object_with_a_signed_policy() {
     for key in ["uploads/a", "other/a", "anon.txt"] {
         assert!(!ctx.exists(key).await, "{key} must not exist");
     }
+}
+
+#[tokio::test]
+async fn post_form_fields_act_as_put_headers() {
+    let ctx = Ctx::with_options("post-fields", crate::ops::options(&["--new-bucket-defaults", "legacy"])).await;
+    let b = ctx.bucket.clone();
+    let tagging = "<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag></TagSet></Tagging>";
+    let conditions = serde_json::json!([
+        {"bucket": b},
+        ["starts-with", "$key", "f/"],
+        {"acl": "public-read"},
+        {"tagging": tagging},
+        {"x-amz-server-side-encryption": "AES256"},
+        {"success_action_status": "201"},
+    ]);
+    let data = b"form data".to_vec();
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
+    let upload = |checksum: &str| {
+        fields(
+            &[
+                ("key", "f/one"),
+                ("acl", "public-read"),
+                ("tagging", tagging),
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-checksum-sha256", checksum),
+                ("success_action_status", "201"),
+            ],
+            &sign_policy(conditions.clone(), Duration::from_secs(300)),
+        )
+    };
+    // A checksum that does not match, or is not one, refuses the upload.
+    let wrong = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    post(&ctx, form(&upload(&wrong), "f", &data)).await.assert_error(400, "BadDigest");
+    assert_eq!(post(&ctx, form(&upload("not-base64!"), "f", &data)).await.status, 400);
+    assert!(!ctx.exists("f/one").await);
+
+    let resp = post(&ctx, form(&upload(&sha256), "f", &data)).await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    // AWS's PostResponse has no namespace.
+    assert!(resp.text().contains("<PostResponse><Location>"), "{}", resp.text());
+    assert_eq!(resp.header("x-amz-server-side-encryption"), Some("AES256"));
+    assert_eq!(resp.header("x-amz-checksum-sha256"), Some(sha256.as_str()));
+    let head = ctx.s3.head_object().bucket(&b).key("f/one").send().await.expect("head");
+    assert_eq!(head.server_side_encryption().map(|e| e.as_str()), Some("AES256"));
+    let tags = ctx.s3.get_object_tagging().bucket(&b).key("f/one").send().await.expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "blue")]);
+    let public = Req::new(&ctx.server, "GET", &ctx.path("f/one")).send_anonymous().await;
+    assert_eq!((public.status, public.body.as_ref()), (200, data.as_slice()), "acl public-read applied");
+
+    // A public-read-write bucket takes anonymous uploads, with their ACL and tags.
+    let open = crate::common::bucket_name("post-open");
+    ctx.s3
+        .create_bucket()
+        .bucket(&open)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .expect("public-read-write bucket");
+    let anon = [("key", "anon.txt"), ("acl", "public-read"), ("tagging", tagging)];
+    let anon: Vec<(String, String)> = anon.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let resp = Req::new(&ctx.server, "POST", &format!("/{open}"))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(form(&anon, "f", b"anon"))
+        .send_anonymous()
+        .await;
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    let got = Req::new(&ctx.server, "GET", &format!("/{open}/anon.txt")).send_anonymous().await;
+    assert_eq!((got.status, got.body.as_ref()), (200, b"anon".as_slice()));
+    let tags = ctx.s3.get_object_tagging().bucket(&open).key("anon.txt").send().await.expect("tags");
+    assert_eq!(tags.tag_set().len(), 1);
+
+    // Malformed policies and forms: 400 with AWS's codes.
+    let simple = serde_json::json!([{"bucket": b}, ["starts-with", "$key", ""]]);
+    let spaced = sign_policy_expiring(simple.clone(), "2099-01-01 00:00:00+00:00");
+    post(&ctx, form(&fields(&[("key", "x")], &spaced), "f", b"x")).await.assert_error(400, "InvalidPolicyDocument");
+    let negative = serde_json::json!([{"bucket": b}, ["starts-with", "$key", ""], ["content-length-range", -1, 0]]);
+    let negative = sign_policy(negative, Duration::from_secs(300));
+    post(&ctx, form(&fields(&[("key", "x")], &negative), "f", b"x")).await.assert_error(400, "InvalidPolicyDocument");
+    let mut unsigned = sign_policy(simple, Duration::from_secs(300));
+    unsigned.retain(|(n, _)| n != "x-amz-signature");
+    post(&ctx, form(&fields(&[("key", "x")], &unsigned), "f", b"x")).await.assert_error(400, "InvalidArgument");
+    assert!(!ctx.exists("x").await);
 }

@@ -2,7 +2,7 @@
 //! owner of buckets and objects. Across accounts, access needs a bucket
 //! policy or an ACL naming the other account, as on AWS.
 
-use aws_sdk_s3::types::ObjectOwnership;
+use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, ObjectOwnership};
 
 use crate::common::{bucket_name, client_with, expect_sdk_err, Ctx, Server};
 use crate::ops::{cli, options};
@@ -52,9 +52,8 @@ async fn accounts_own_their_buckets_and_see_nothing_of_each_other() {
     );
     expect_sdk_err(alt_s3.delete_bucket().bucket(&ctx.bucket).send().await, 403, "AccessDenied");
 
-    // The bucket namespace is shared: taken by another account, or already yours.
+    // The bucket namespace is shared: taken by another account (yours: 200 in us-east-1).
     expect_sdk_err(alt_s3.create_bucket().bucket(&ctx.bucket).send().await, 409, "BucketAlreadyExists");
-    expect_sdk_err(ctx.s3.create_bucket().bucket(&ctx.bucket).send().await, 409, "BucketAlreadyOwnedByYou");
 
     // alt's own bucket: main does not list it and cannot read from it.
     let alt_bucket = bucket_name("acct-alt");
@@ -176,6 +175,55 @@ async fn acl_grants_reach_another_account_and_object_writers_own_their_objects()
     let acl = alt_s3.get_object_acl().bucket(&ctx.bucket).key("alt-private").send().await.expect("alt reads its acl");
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
     expect_sdk_err(ctx.s3.get_object().bucket(&ctx.bucket).key("alt-private").send().await, 403, "AccessDenied");
+    // An upload alt starts there: alt is its initiator and the object's owner,
+    // in ListMultipartUploads and in ListParts.
+    let upload = alt_s3.create_multipart_upload().bucket(&ctx.bucket).key("alt-upload").send().await.expect("create");
+    let upload_id = upload.upload_id().expect("UploadId");
+    let uploads = ctx.s3.list_multipart_uploads().bucket(&ctx.bucket).send().await.expect("owner lists uploads");
+    let listed = uploads.uploads().iter().find(|u| u.upload_id() == Some(upload_id)).expect("alt's upload listed");
+    assert_eq!(listed.initiator().and_then(|i| i.id()), Some(alt.canonical_id.as_str()));
+    assert_eq!(listed.initiator().and_then(|i| i.display_name()), Some("alt"));
+    assert_eq!(listed.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
+    let parts = alt_s3
+        .list_parts()
+        .bucket(&ctx.bucket)
+        .key("alt-upload")
+        .upload_id(upload_id)
+        .send()
+        .await
+        .expect("alt lists its parts");
+    assert_eq!(parts.initiator().and_then(|i| i.id()), Some(alt.canonical_id.as_str()));
+    assert_eq!(parts.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
+    alt_s3
+        .abort_multipart_upload()
+        .bucket(&ctx.bucket)
+        .key("alt-upload")
+        .upload_id(upload_id)
+        .send()
+        .await
+        .expect("abort");
+
+    // x-amz-expected-bucket-owner: the right account passes, another is refused.
+    let main_account = main_account_id(&ctx.server);
+    ctx.s3.head_bucket().bucket(&ctx.bucket).expected_bucket_owner(&main_account).send().await.expect("owner matches");
+    expect_sdk_err(
+        alt_s3
+            .put_object()
+            .bucket(&ctx.bucket)
+            .key("k")
+            .expected_bucket_owner(&alt.account_id)
+            .body(b"k".to_vec().into())
+            .send()
+            .await,
+        403,
+        "AccessDenied",
+    );
+    expect_sdk_err(
+        ctx.s3.list_objects_v2().bucket(&ctx.bucket).expected_bucket_owner(&alt.account_id).send().await,
+        403,
+        "AccessDenied",
+    );
+
     // BucketOwnerEnforced: whatever alt writes belongs to the bucket owner.
     let enforced = bucket_name("acct-enforced");
     ctx.s3
@@ -186,7 +234,7 @@ async fn acl_grants_reach_another_account_and_object_writers_own_their_objects()
         .await
         .expect("enforced bucket");
     let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{}/*"}}]}}"#,
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":["s3:PutObject","s3:PutObjectAcl"],"Resource":"arn:aws:s3:::{}/*"}}]}}"#,
         alt.account_id, enforced
     );
     ctx.s3.put_bucket_policy().bucket(&enforced).policy(policy).send().await.expect("policy");
@@ -195,4 +243,44 @@ async fn acl_grants_reach_another_account_and_object_writers_own_their_objects()
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(main_id.as_str()));
     ctx.s3.get_object().bucket(&enforced).key("k").send().await.expect("the bucket owner reads it");
     expect_sdk_err(alt_s3.get_object().bucket(&enforced).key("k").send().await, 403, "AccessDenied");
+    // ACLs are disabled there: only bucket-owner-full-control (or none) is
+    // accepted on writes, and ACLs cannot be set afterwards.
+    alt_s3
+        .put_object()
+        .bucket(&enforced)
+        .key("k2")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(b"k".to_vec().into())
+        .send()
+        .await
+        .expect("bucket-owner-full-control is accepted");
+    expect_sdk_err(
+        alt_s3
+            .put_object()
+            .bucket(&enforced)
+            .key("k3")
+            .acl(ObjectCannedAcl::Private)
+            .body(b"k".to_vec().into())
+            .send()
+            .await,
+        400,
+        "AccessControlListNotSupported",
+    );
+    expect_sdk_err(
+        ctx.s3.put_object_acl().bucket(&enforced).key("k").acl(ObjectCannedAcl::BucketOwnerFullControl).send().await,
+        400,
+        "AccessControlListNotSupported",
+    );
+    expect_sdk_err(
+        ctx.s3.put_bucket_acl().bucket(&enforced).acl(BucketCannedAcl::Private).send().await,
+        400,
+        "AccessControlListNotSupported",
+    );
+}
+
+/// The account id of the installation's own account (`coffer admin account list`).
+fn main_account_id(server: &Server) -> String {
+    let (code, json, stderr) = cli(server, &["account", "list"]);
+    assert_eq!(code, 0, "account list: {stderr}");
+    json[0]["account_id"].as_str().unwrap_or_else(|| panic!("account_id in {json}")).to_string()
 }

@@ -112,9 +112,10 @@ async fn a_user_policy_grants_one_prefix_only() {
         "AccessDenied",
     );
     expect_sdk_err(alice.delete_object().bucket(&ctx.bucket).key("home/bob/secret").send().await, 403, "AccessDenied");
-    // A missing key under her prefix: she may not list the whole bucket, so 403 rather than 404... but
-    // listing is allowed for her prefix only through the condition, which a GET does not carry.
-    expect_sdk_err(alice.get_object().bucket(&ctx.bucket).key("home/alice/none").send().await, 403, "AccessDenied");
+    // A missing key: 404 where she may list a prefix that is the key (as AWS
+    // decides it, with s3:prefix = the key), 403 elsewhere.
+    expect_sdk_err(alice.get_object().bucket(&ctx.bucket).key("home/alice/none").send().await, 404, "NoSuchKey");
+    expect_sdk_err(alice.get_object().bucket(&ctx.bucket).key("home/bob/none").send().await, 403, "AccessDenied");
 
     // Presigned URLs carry the signer's permissions.
     let presign = PresigningConfig::expires_in(Duration::from_secs(300)).expect("presign config");

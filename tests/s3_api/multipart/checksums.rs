@@ -6,7 +6,7 @@ use md5::Digest as _;
 use sha2::Sha256;
 
 use super::{assert_bytes, concat, multipart_etag, small_parts};
-use crate::common::{b64, test_data, Ctx};
+use crate::common::{b64, expect_sdk_err, test_data, Ctx};
 
 /// The raw (binary) checksum of `data`.
 fn raw_checksum(alg: &ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
@@ -99,16 +99,29 @@ async fn checksum_round_trip(
         ChecksumType::Composite => composite_checksum(&alg, &parts),
         _ => b64(raw_checksum(&alg, &whole)),
     };
-    let done = ctx
-        .s3
-        .complete_multipart_upload()
-        .bucket(&ctx.bucket)
-        .key(&key)
-        .upload_id(&id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(listed)).build())
+    // The SDK states the whole object's checksum in an x-amz-checksum-* header
+    // (not the XML body's): a wrong value is BadDigest, the right one completes.
+    let complete = |whole_checksum: &str| {
+        let builder = ctx
+            .s3
+            .complete_multipart_upload()
+            .bucket(&ctx.bucket)
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(listed.clone())).build());
+        let whole_checksum = whole_checksum.to_string();
+        match &alg {
+            ChecksumAlgorithm::Crc32 => builder.checksum_crc32(whole_checksum),
+            ChecksumAlgorithm::Crc32C => builder.checksum_crc32_c(whole_checksum),
+            ChecksumAlgorithm::Crc64Nvme => builder.checksum_crc64_nvme(whole_checksum),
+            ChecksumAlgorithm::Sha1 => builder.checksum_sha1(whole_checksum),
+            _ => builder.checksum_sha256(whole_checksum),
+        }
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: complete: {e:?}"));
+    };
+    let wrong = b64(raw_checksum(&alg, b"not the object"));
+    expect_sdk_err(complete(&wrong).await, 400, "BadDigest");
+    let done = complete(&expected).await.unwrap_or_else(|e| panic!("{what}: complete: {e:?}"));
     assert_eq!(done.e_tag(), Some(multipart_etag(&parts).as_str()), "{what}: ETag");
     assert_eq!(checksum_of!(done, &alg).as_deref(), Some(expected.as_str()), "{what}: complete checksum");
     assert_eq!(done.checksum_type(), Some(&expected_type), "{what}: complete ChecksumType");

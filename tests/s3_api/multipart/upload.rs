@@ -232,18 +232,26 @@ async fn complete_twice_and_abort() {
     let id = create(&ctx, "done").await;
     let parts = vec![test_data(1000, 51), test_data(17, 52)];
     let listed = upload_all(&ctx, "done", &id, &parts).await;
-    complete(&ctx, "done", &id, &listed).await;
-    let again = ctx
-        .s3
-        .complete_multipart_upload()
-        .bucket(&ctx.bucket)
-        .key("done")
-        .upload_id(&id)
-        .multipart_upload(completed(&listed))
-        .send()
-        .await;
-    expect_sdk_err(again, 404, "NoSuchUpload");
+    let first = complete(&ctx, "done", &id, &listed).await;
+    // A retried Complete (its first response lost) is answered again, as AWS
+    // does while the object it made is the key's current version.
+    let complete_again = || {
+        ctx.s3
+            .complete_multipart_upload()
+            .bucket(&ctx.bucket)
+            .key("done")
+            .upload_id(&id)
+            .multipart_upload(completed(&listed))
+            .send()
+    };
+    let again = complete_again().await.expect("a repeated complete is answered again");
+    assert_eq!(again.e_tag(), first.e_tag());
+    assert_eq!(again.checksum_crc32(), first.checksum_crc32());
     assert_bytes(&ctx.get_bytes("done").await, &concat(&parts), "object after the second complete");
+    // Once the key holds something else, the upload is simply gone.
+    ctx.put("done", b"replaced".to_vec()).await;
+    expect_sdk_err(complete_again().await, 404, "NoSuchUpload");
+    assert_eq!(ctx.get_bytes("done").await, b"replaced");
 
     let id = create(&ctx, "aborted").await;
     upload_part(&ctx.s3, &ctx.bucket, "aborted", &id, 1, b"part one").await;

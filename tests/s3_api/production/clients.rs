@@ -155,6 +155,9 @@ async fn real_clients_through_nginx_over_tls() {
             .env("RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("RCLONE_CONFIG_COFFER_ENDPOINT", &endpoint)
             .env("RCLONE_CONFIG_COFFER_REGION", "us-east-1")
+            // As on AWS: the bucket has ACLs disabled, which accept no ACL
+            // or this one (rclone sends `private` unless told otherwise).
+            .env("RCLONE_CONFIG_COFFER_ACL", "bucket-owner-full-control")
             .env("RCLONE_CONFIG", w.join("rclone.conf"))
             // rclone 1.60's --ca-cert and AWS_CA_BUNDLE fail with the S3 backend
             // ("unsupported transport"); Go reads the trust store from SSL_CERT_FILE.

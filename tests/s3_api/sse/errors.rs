@@ -111,6 +111,29 @@ async fn malformed_encryption_headers() {
     }
     // Nothing was stored by the refused requests.
     ctx.assert_absent("k").await;
+
+    // Reads never name SSE-S3 or SSE-KMS (they are decrypted unasked): AWS refuses them.
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key("enc")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(b"secret".to_vec().into())
+        .send()
+        .await
+        .expect("put SSE-S3");
+    for method in ["GET", "HEAD"] {
+        for (name, value) in
+            [("x-amz-server-side-encryption", "AES256"), ("x-amz-server-side-encryption-aws-kms-key-id", "k")]
+        {
+            let resp = Req::new(&ctx.server, method, &ctx.path("enc")).header(name, value).send().await;
+            assert_eq!(resp.status, 400, "{method} with {name}");
+            if method == "GET" {
+                resp.assert_error(400, "InvalidArgument");
+            }
+        }
+    }
+    assert_eq!(ctx.get_bytes("enc").await, b"secret");
 }
 
 #[tokio::test]
