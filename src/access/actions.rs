@@ -106,7 +106,10 @@ pub const ACL_HEADERS: &[&str] = &[
 ];
 
 /// Further permissions an operation needs on its own target: setting an ACL
-/// while creating a bucket or writing an object needs the ACL permission too.
+/// while creating a bucket needs s3:PutBucketAcl, tagging an object while
+/// writing it s3:PutObjectTagging. (The ACL headers of an object write are
+/// decided by s3:PutObject itself, through its `s3:x-amz-acl` and
+/// `s3:x-amz-grant-*` condition keys, as AWS does.)
 pub fn extra_actions(endpoint: Endpoint, headers: &http::HeaderMap) -> Vec<(&'static str, Target)> {
     let sets_acl = ACL_HEADERS.iter().any(|h| headers.contains_key(*h));
     let sets_tags = headers.contains_key("x-amz-tagging");
@@ -115,9 +118,6 @@ pub fn extra_actions(endpoint: Endpoint, headers: &http::HeaderMap) -> Vec<(&'st
     let mut extra = Vec::new();
     if endpoint == Endpoint::CreateBucket && sets_acl {
         extra.push(("s3:PutBucketAcl", Target::Bucket));
-    }
-    if writes_object && sets_acl {
-        extra.push(("s3:PutObjectAcl", Target::Object));
     }
     if writes_object && sets_tags {
         extra.push(("s3:PutObjectTagging", Target::Object));
@@ -218,17 +218,15 @@ mod tests {
     }
 
     #[test]
-    fn acl_headers_need_the_acl_permission() {
+    fn acl_and_tag_headers_need_their_permissions() {
         let mut h = http::HeaderMap::new();
         assert!(extra_actions(Endpoint::PutObject, &h).is_empty());
         h.insert("x-amz-acl", "public-read".parse().expect("v"));
-        assert_eq!(extra_actions(Endpoint::PutObject, &h), vec![("s3:PutObjectAcl", Target::Object)]);
+        // An object write's ACL is decided by s3:PutObject and its condition keys.
+        assert!(extra_actions(Endpoint::PutObject, &h).is_empty());
         assert_eq!(extra_actions(Endpoint::CreateBucket, &h), vec![("s3:PutBucketAcl", Target::Bucket)]);
         assert!(extra_actions(Endpoint::GetObject, &h).is_empty());
         h.insert("x-amz-tagging", "a=b".parse().expect("v"));
-        assert_eq!(
-            extra_actions(Endpoint::PutObject, &h),
-            vec![("s3:PutObjectAcl", Target::Object), ("s3:PutObjectTagging", Target::Object)]
-        );
+        assert_eq!(extra_actions(Endpoint::PutObject, &h), vec![("s3:PutObjectTagging", Target::Object)]);
     }
 }

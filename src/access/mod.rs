@@ -471,17 +471,10 @@ pub async fn authorize(
     checks.extend(actions::extra_actions(endpoint, &parts.headers));
     for (i, (action, target)) in checks.into_iter().enumerate() {
         let object_acl = match (&access.bucket, key, target) {
-            // Setting the ACL or the tags of the object being written: a
-            // writer the bucket's ACL lets write may set them on what it
-            // creates (it owns it); policies must allow s3:PutObjectAcl and
-            // s3:PutObjectTagging themselves. Where ACLs are disabled the
-            // ACL headers accepted change nothing.
-            (Some(b), Some(_), Target::Object)
-                if i >= primary && matches!(action, "s3:PutObjectAcl" | "s3:PutObjectTagging") =>
-            {
-                if action == "s3:PutObjectAcl" && !b.attrs.acls_enabled() {
-                    continue;
-                }
+            // Tagging the object being written: a writer the bucket's ACL
+            // lets write may tag what it creates (it owns it); policies must
+            // allow s3:PutObjectTagging themselves.
+            (Some(b), Some(_), Target::Object) if i >= primary && action == "s3:PutObjectTagging" => {
                 let decision = access.decide(action, target, Some(b), key, None);
                 // (An IAM user's permissions come from its policies.)
                 let writer_by_acl = || {

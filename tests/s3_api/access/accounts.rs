@@ -175,6 +175,18 @@ async fn acl_grants_reach_another_account_and_object_writers_own_their_objects()
     let acl = alt_s3.get_object_acl().bucket(&ctx.bucket).key("alt-private").send().await.expect("alt reads its acl");
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(alt.canonical_id.as_str()));
     expect_sdk_err(ctx.s3.get_object().bucket(&ctx.bucket).key("alt-private").send().await, 403, "AccessDenied");
+    // The same write with bucket-owner-full-control (the WRITE grant is all it
+    // needs, as on AWS): the bucket owner can read it.
+    alt_s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key("alt-shared")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(b"shared".to_vec().into())
+        .send()
+        .await
+        .expect("alt writes with bucket-owner-full-control");
+    ctx.s3.get_object().bucket(&ctx.bucket).key("alt-shared").send().await.expect("the bucket owner reads it");
     // An upload alt starts there: alt is its initiator and the object's owner,
     // in ListMultipartUploads and in ListParts.
     let upload = alt_s3.create_multipart_upload().bucket(&ctx.bucket).key("alt-upload").send().await.expect("create");
@@ -234,7 +246,7 @@ async fn acl_grants_reach_another_account_and_object_writers_own_their_objects()
         .await
         .expect("enforced bucket");
     let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":["s3:PutObject","s3:PutObjectAcl"],"Resource":"arn:aws:s3:::{}/*"}}]}}"#,
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{}/*"}}]}}"#,
         alt.account_id, enforced
     );
     ctx.s3.put_bucket_policy().bucket(&enforced).policy(policy).send().await.expect("policy");
