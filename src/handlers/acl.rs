@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use policy::{Acl, CannedAcl, Grant, Grantee, ObjectOwnership, Permission};
 use serde::Deserialize;
 
-use super::attrs_update::{update_bucket_attrs, update_object_attrs};
+use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::{BucketAttrs, ObjectAttrs, RequestContext};
 use crate::access::BucketAccess;
 use crate::error::{ApiError, S3ErrorCode};
@@ -334,7 +334,8 @@ pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
 
 pub async fn handle_get_object_acl(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
     let bucket = ctx.loaded_bucket()?;
-    let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let version = super::versioning::sub_resource_version(ctx).await?;
+    let info = super::object::requested_object(ctx, version.as_deref()).await?;
     let attrs = ObjectAttrs::decode(&info.attrs)?;
     let acl = match attrs.acl {
         Some(acl) if bucket.attrs.acls_enabled() => acl,
@@ -347,12 +348,19 @@ pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> 
     let bucket = ctx.loaded_bucket()?;
     let battrs = &bucket.attrs;
     let bucket_owner = (battrs.owner_id.as_str(), battrs.owner_display_name.as_str());
-    let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let version = super::versioning::sub_resource_version(ctx).await?;
+    let info = super::object::requested_object(ctx, version.as_deref()).await?;
     let current = ObjectAttrs::decode(&info.attrs)?;
     let owner_acl = current.acl.clone().unwrap_or_else(|| battrs.effective_object_acl());
     let owner = (owner_acl.owner_id.clone(), owner_acl.owner_display_name.clone());
     let acl = requested_acl(ctx, body, (&owner.0, &owner.1), bucket_owner).await?;
     check_acl_allowed(ctx, Some(bucket), battrs, &acl, AclSetter::AclUpdate)?;
-    update_object_attrs(ctx, |attrs| attrs.acl = Some(acl.clone())).await?;
-    Ok(Response::new(response::empty()))
+    update_version_attrs(ctx, version.as_deref(), |attrs| {
+        attrs.acl = Some(acl.clone());
+        Ok(())
+    })
+    .await?;
+    let mut response = Response::new(response::empty());
+    super::versioning::version_header(response.headers_mut(), &info);
+    Ok(response)
 }

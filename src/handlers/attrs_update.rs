@@ -31,25 +31,6 @@ pub async fn update_bucket_attrs(
     Err(contended("bucket configuration"))
 }
 
-/// Changes the attributes of the request's object; the data, ETag and
-/// modification time stay as they are.
-pub async fn update_object_attrs(
-    ctx: &RequestContext<'_>,
-    mut change: impl FnMut(&mut ObjectAttrs),
-) -> Result<(), ApiError> {
-    let engine = &ctx.state.engine;
-    let mut current = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut attrs = ObjectAttrs::decode(&current)?;
-        change(&mut attrs);
-        if engine.replace_object_attrs(ctx.bucket(), ctx.key(), current, attrs.encode()).await? {
-            return Ok(());
-        }
-        current = engine.head_object(ctx.bucket(), ctx.key()).await?.attrs;
-    }
-    Err(contended("object"))
-}
-
 /// Changes the attributes of one version of the request's object (the
 /// current one when `version` is `None`).
 pub async fn update_version_attrs(

@@ -124,16 +124,6 @@ impl RequestContext<'_> {
 
 /// Calls the handler of the routed operation.
 pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
-    if matches!(
-        ctx.route.endpoint,
-        Endpoint::GetObjectAcl
-            | Endpoint::PutObjectAcl
-            | Endpoint::GetObjectTagging
-            | Endpoint::PutObjectTagging
-            | Endpoint::DeleteObjectTagging
-    ) {
-        versioning::current_version_only(ctx).await?;
-    }
     match ctx.route.endpoint {
         Endpoint::ListBuckets => bucket::handle_list_buckets(ctx).await,
         Endpoint::CreateBucket => bucket::handle_create_bucket(ctx, body).await,

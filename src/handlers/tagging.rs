@@ -10,7 +10,7 @@ use http::Response;
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use super::attrs_update::{update_bucket_attrs, update_object_attrs};
+use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::{ObjectAttrs, RequestContext};
 use crate::error::{ApiError, S3ErrorCode};
 use crate::response::{self, Body};
@@ -128,20 +128,39 @@ fn tagging_xml(tags: &Tags) -> String {
 }
 
 pub async fn handle_get_object_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    let info = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
+    let version = super::versioning::sub_resource_version(ctx).await?;
+    let info = super::object::requested_object(ctx, version.as_deref()).await?;
     let attrs = ObjectAttrs::decode(&info.attrs)?;
-    Ok(response::xml(tagging_xml(&attrs.tags)))
+    let mut response = response::xml(tagging_xml(&attrs.tags));
+    super::versioning::version_header(response.headers_mut(), &info);
+    Ok(response)
 }
 
 pub async fn handle_put_object_tagging(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
     let tags = tags_from_body(ctx, body, MAX_OBJECT_TAGS).await?;
-    update_object_attrs(ctx, |attrs| attrs.tags = tags.clone()).await?;
-    Ok(Response::new(response::empty()))
+    set_version_tags(ctx, tags, Response::new(response::empty())).await
 }
 
 pub async fn handle_delete_object_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {
-    update_object_attrs(ctx, |attrs| attrs.tags.clear()).await?;
-    Ok(response::no_content())
+    set_version_tags(ctx, Tags::new(), response::no_content()).await
+}
+
+/// Replaces the tags of the addressed version (the current one without
+/// `versionId`); the response names the version.
+async fn set_version_tags(
+    ctx: &RequestContext<'_>,
+    tags: Tags,
+    mut response: Response<Body>,
+) -> Result<Response<Body>, ApiError> {
+    let version = super::versioning::sub_resource_version(ctx).await?;
+    let info = super::object::requested_object(ctx, version.as_deref()).await?;
+    update_version_attrs(ctx, version.as_deref(), |attrs| {
+        attrs.tags = tags.clone();
+        Ok(())
+    })
+    .await?;
+    super::versioning::version_header(response.headers_mut(), &info);
+    Ok(response)
 }
 
 pub async fn handle_get_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Response<Body>, ApiError> {

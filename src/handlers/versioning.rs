@@ -52,15 +52,15 @@ pub fn written_version_header(headers: &mut HeaderMap, version_id: Option<&str>)
     }
 }
 
-/// The ACL and tagging sub-resources act on the current version: a
-/// `versionId` naming another version is refused rather than ignored.
-pub async fn current_version_only(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
-    let Some(wanted) = requested_version(ctx)? else { return Ok(()) };
-    let current = ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await?;
-    if current.version_id.as_deref().unwrap_or(NULL_VERSION) == wanted {
-        return Ok(());
+/// The version the ACL and tagging sub-resources act on: `None` for the
+/// current one (also when `versionId` names it), else the named version.
+pub async fn sub_resource_version(ctx: &RequestContext<'_>) -> Result<Option<String>, ApiError> {
+    let Some(wanted) = requested_version(ctx)? else { return Ok(None) };
+    match ctx.state.engine.head_object(ctx.bucket(), ctx.key()).await {
+        Ok(current) if current.version_id.as_deref().unwrap_or(NULL_VERSION) == wanted => Ok(None),
+        Ok(_) | Err(storage_engine::EngineError::NoSuchKey { .. }) => Ok(Some(wanted.to_string())),
+        Err(err) => Err(err.into()),
     }
-    Err(ApiError::not_implemented("ACLs and tags of a version other than the current one"))
 }
 
 /// DeleteObject of a key, or of one version of it.

@@ -4,7 +4,8 @@
 //! from a version, DeleteObjects with versions.
 
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectCannedAcl, ObjectIdentifier, Tag,
+    Tagging, VersioningConfiguration,
 };
 
 use crate::common::{sdk_err, test_data, Ctx, Req};
@@ -302,4 +303,62 @@ async fn suspended_null_version_and_unversioned_null() {
         .send()
         .await
         .assert_error(400, "MalformedXML");
+}
+
+#[tokio::test]
+async fn acl_and_tags_of_each_version() {
+    let ctx = Ctx::with_options("versions-subres", crate::ops::options(&["--new-bucket-defaults", "legacy"])).await;
+    set_versioning(&ctx, BucketVersioningStatus::Enabled).await;
+    let v1 = put_v(&ctx, "k", b"one").await;
+    let v2 = put_v(&ctx, "k", b"two").await;
+    let tags = |pairs: &[(&str, &str)]| {
+        let set = pairs.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag")).collect();
+        Tagging::builder().set_tag_set(Some(set)).build().expect("tagging")
+    };
+    let tags_of = |version: Option<&str>| {
+        let req = ctx.s3.get_object_tagging().bucket(&ctx.bucket).key("k").set_version_id(version.map(str::to_string));
+        async move {
+            let out = req.send().await.expect("get tagging");
+            let got: Vec<(String, String)> =
+                out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            (got, out.version_id().map(str::to_string))
+        }
+    };
+    // Tags of the older version leave the current one alone, and the reverse.
+    let put =
+        ctx.s3.put_object_tagging().bucket(&ctx.bucket).key("k").version_id(&v1).tagging(tags(&[("era", "first")]));
+    assert_eq!(put.send().await.expect("tag v1").version_id(), Some(v1.as_str()));
+    ctx.s3
+        .put_object_tagging()
+        .bucket(&ctx.bucket)
+        .key("k")
+        .tagging(tags(&[("era", "now")]))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(tags_of(Some(&v1)).await, (vec![("era".into(), "first".into())], Some(v1.clone())));
+    assert_eq!(tags_of(None).await, (vec![("era".into(), "now".into())], Some(v2.clone())));
+    ctx.s3.delete_object_tagging().bucket(&ctx.bucket).key("k").version_id(&v1).send().await.expect("untag v1");
+    assert!(tags_of(Some(&v1)).await.0.is_empty());
+    assert_eq!(tags_of(Some(&v2)).await.0.len(), 1);
+
+    // The ACL of the older version: public-read there only.
+    let acl = ctx.s3.put_object_acl().bucket(&ctx.bucket).key("k").version_id(&v1).acl(ObjectCannedAcl::PublicRead);
+    acl.send().await.expect("acl of v1");
+    let grants = |version: &str| {
+        let req = ctx.s3.get_object_acl().bucket(&ctx.bucket).key("k").version_id(version);
+        async move { req.send().await.expect("get acl").grants().len() }
+    };
+    assert_eq!((grants(&v1).await, grants(&v2).await), (2, 1));
+    assert!(get_v(&ctx, "k", &v1).await == b"one", "data untouched");
+
+    // A delete marker has no ACL or tags; an unknown version is NoSuchVersion.
+    let del = ctx.s3.delete_object().bucket(&ctx.bucket).key("k").send().await.expect("delete");
+    let marker = del.version_id().expect("marker id").to_string();
+    let on_marker = ctx.s3.get_object_tagging().bucket(&ctx.bucket).key("k").version_id(&marker).send().await;
+    assert_eq!(sdk_err(on_marker).0, 405);
+    let unknown = ctx.s3.get_object_acl().bucket(&ctx.bucket).key("k").version_id("0".repeat(24)).send().await;
+    assert_eq!(sdk_err(unknown), (404, Some("NoSuchVersion".into())));
+    // The versions behind the marker keep theirs.
+    assert_eq!(tags_of(Some(&v2)).await.0, vec![("era".to_string(), "now".to_string())]);
 }
