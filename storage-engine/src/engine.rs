@@ -78,7 +78,7 @@ impl Inner {
         self.meta.mark_stale(zone);
     }
 
-    pub fn commit<T>(&self, build: impl FnOnce(&rocksdb::DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
+    pub fn commit<T>(&self, build: impl FnMut(&rocksdb::DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(EngineError::Metadata { op: "commit", message: "engine is shut down".into() });
         }
@@ -215,6 +215,20 @@ pub struct EngineStats {
     pub stored: crate::stored::StoredCounts,
 }
 
+impl EngineStats {
+    /// Objects and versions held with less redundancy than the geometry
+    /// gives: all of them while a zone is out of service or still being
+    /// rebuilt (each has shards or a metadata replica there), else the chunks
+    /// that reads and writes found short of shards.
+    pub fn degraded_objects(&self) -> u64 {
+        if self.zones.iter().any(|z| z.state != ZoneState::Online) {
+            self.stored.objects + self.stored.versions
+        } else {
+            self.pending_heal as u64
+        }
+    }
+}
+
 /// The storage engine. Cheap to clone; every method may be called from any task.
 #[derive(Clone)]
 pub struct Engine {
@@ -258,7 +272,7 @@ impl Engine {
                 {
                     return Err(EngineError::BucketAlreadyExists { bucket: name.clone() });
                 }
-                let rec = BucketRecord { created_ms: now_ms(), attrs };
+                let rec = BucketRecord { created_ms: now_ms(), attrs: attrs.clone() };
                 let ops = vec![Op::Put(CF_BUCKETS, keys::bucket_key(&name), rec.encode())];
                 Ok((ops, BucketInfo { name: name.clone(), created_ms: rec.created_ms, attrs: rec.attrs }))
             })
@@ -270,9 +284,10 @@ impl Engine {
         let inner = self.inner.clone();
         let name = name.to_string();
         blocking(move || {
-            let db = inner.meta.reader()?;
-            let rec = get_bucket_rec(&db, &name)?;
-            Ok(BucketInfo { name, created_ms: rec.created_ms, attrs: rec.attrs })
+            inner.meta.read(&inner.zones, |db| {
+                let rec = get_bucket_rec(db, &name)?;
+                Ok(BucketInfo { name: name.clone(), created_ms: rec.created_ms, attrs: rec.attrs })
+            })
         })
         .await
     }
@@ -290,10 +305,10 @@ impl Engine {
         blocking(move || {
             inner.commit(|db| {
                 let mut rec = get_bucket_rec(db, &name)?;
-                if expected.is_some_and(|e| e != rec.attrs) {
+                if expected.as_ref().is_some_and(|e| *e != rec.attrs) {
                     return Ok((Vec::new(), false));
                 }
-                rec.attrs = attrs;
+                rec.attrs = attrs.clone();
                 Ok((vec![Op::Put(CF_BUCKETS, keys::bucket_key(&name), rec.encode())], true))
             })
         })
@@ -325,18 +340,19 @@ impl Engine {
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
         let inner = self.inner.clone();
         blocking(move || {
-            let db = inner.meta.reader()?;
-            let mut it = db.raw_iterator_cf(cf(&db, CF_BUCKETS)?);
-            it.seek_to_first();
-            let mut out = Vec::new();
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                let name = keys::decode_bucket_key(k)?;
-                let rec = BucketRecord::decode(v)?;
-                out.push(BucketInfo { name, created_ms: rec.created_ms, attrs: rec.attrs });
-                it.next();
-            }
-            it.status().map_err(|e| db_err("list buckets", e))?;
-            Ok(out)
+            inner.meta.read(&inner.zones, |db| {
+                let mut it = db.raw_iterator_cf(cf(db, CF_BUCKETS)?);
+                it.seek_to_first();
+                let mut out = Vec::new();
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    let name = keys::decode_bucket_key(k)?;
+                    let rec = BucketRecord::decode(v)?;
+                    out.push(BucketInfo { name, created_ms: rec.created_ms, attrs: rec.attrs });
+                    it.next();
+                }
+                it.status().map_err(|e| db_err("list buckets", e))?;
+                Ok(out)
+            })
         })
         .await
     }
@@ -349,11 +365,8 @@ impl Engine {
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        blocking(move || {
-            let db = inner.meta.reader()?;
-            Ok(require_object(&db, &bucket, &key)?.info(&bucket, &key))
-        })
-        .await
+        blocking(move || inner.meta.read(&inner.zones, |db| Ok(require_object(db, &bucket, &key)?.info(&bucket, &key))))
+            .await
     }
 
     /// `range = Some((start, end_exclusive))`, validated by the caller (start < end <= size).
@@ -397,7 +410,7 @@ impl Engine {
                 if rec.attrs != expected {
                     return Ok((Vec::new(), false));
                 }
-                rec.attrs = attrs;
+                rec.attrs = attrs.clone();
                 Ok((vec![Op::Put(CF_OBJECTS, keys::object_key(&bucket, &key), rec.encode())], true))
             })
         })
@@ -432,11 +445,7 @@ impl Engine {
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
         let req = req.clone();
-        blocking(move || {
-            let db = inner.meta.reader()?;
-            crate::list::list_objects(&db, &bucket, &req)
-        })
-        .await
+        blocking(move || inner.meta.read(&inner.zones, |db| crate::list::list_objects(db, &bucket, &req))).await
     }
 
     /// Zone states and counters.

@@ -64,7 +64,7 @@ pub(crate) fn gc_pass_blocking(inner: &Inner) -> Result<usize> {
     let n = done.len();
     if n > 0 {
         let ops: Vec<Op> = done.into_iter().map(|id| Op::Delete(CF_GC, id.0.to_vec())).collect();
-        inner.meta.commit(&inner.zones, |_| Ok((ops, ())))?;
+        inner.meta.commit(&inner.zones, |_| Ok((ops.clone(), ())))?;
     }
     Ok(n)
 }
@@ -100,10 +100,12 @@ pub(crate) fn collect_orphans_blocking(inner: &Inner) -> Result<u64> {
             continue;
         }
         if !is_tmp {
-            let db = inner.meta.reader()?;
-            let referenced = db.get_cf(cf(&db, CF_REFS)?, id.0).map_err(|e| db_err("read refs", e))?.is_some();
-            let queued = db.get_cf(cf(&db, CF_GC)?, id.0).map_err(|e| db_err("read GC queue", e))?.is_some();
-            if referenced || queued {
+            let kept = inner.meta.read(&inner.zones, |db| {
+                let referenced = db.get_cf(cf(db, CF_REFS)?, id.0).map_err(|e| db_err("read refs", e))?.is_some();
+                let queued = db.get_cf(cf(db, CF_GC)?, id.0).map_err(|e| db_err("read GC queue", e))?.is_some();
+                Ok(referenced || queued)
+            })?;
+            if kept {
                 continue;
             }
         }
@@ -129,7 +131,7 @@ pub(crate) async fn background(weak: Weak<Inner>, notify: Arc<tokio::sync::Notif
             if heal_pending {
                 heal_pending = false;
                 let engine = Engine { inner: inner.clone() };
-                match engine.heal_all(true, None).await {
+                match engine.heal_all(true, inner.config.heal_bytes_per_sec).await {
                     Ok(r) => tracing::info!(
                         repaired = r.shards_repaired,
                         unrecoverable = r.unrecoverable,

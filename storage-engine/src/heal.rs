@@ -33,16 +33,39 @@ struct ChunkOutcome {
     /// Shards missing, corrupt or misplaced (rewritten when repairing).
     bad_shards: u64,
     unrecoverable: bool,
-    bytes_read: u64,
 }
 
-fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOutcome> {
+/// The read rate of a pass: after every stripe it reads, a throttled pass
+/// sleeps (on its blocking-pool thread) until its average rate is back under
+/// the limit, so even one large object is read at that rate.
+pub(crate) struct Throttle {
+    started: Instant,
+    rate: Option<u64>,
+    bytes: u64,
+}
+
+impl Throttle {
+    pub(crate) fn new(rate: Option<u64>) -> Throttle {
+        Throttle { started: Instant::now(), rate: rate.filter(|r| *r > 0), bytes: 0 }
+    }
+
+    fn read(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        let Some(rate) = self.rate else { return };
+        let due = Duration::from_secs_f64(self.bytes as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool, throttle: &mut Throttle) -> Result<ChunkOutcome> {
     let mut out = ChunkOutcome::default();
     let Some(g) = Geometry::of(chunk) else {
         // Inline: its bytes live in the metadata replicas.
-        let db = inner.meta.reader()?;
-        let present =
-            db.get_cf(cf(&db, CF_INLINE)?, chunk.data_id.0).map_err(|e| db_err("read inline data", e))?.is_some();
+        let present = inner.meta.read(&inner.zones, |db| {
+            Ok(db.get_cf(cf(db, CF_INLINE)?, chunk.data_id.0).map_err(|e| db_err("read inline data", e))?.is_some())
+        })?;
         out.unrecoverable = !present;
         return Ok(out);
     };
@@ -71,15 +94,17 @@ fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOu
     }
     for s in 0..g.stripes() {
         let mut good = 0;
+        let mut read = 0;
         for i in 0..n {
             match files[i].as_ref().and_then(|f| read_block(f, &g, s)) {
                 Some(b) => {
                     good += 1;
-                    out.bytes_read += b.len() as u64;
+                    read += b.len() as u64;
                 }
                 None => rewrite[i] = true,
             }
         }
+        throttle.read(read);
         if good < g.k {
             out.unrecoverable = true;
         }
@@ -87,7 +112,11 @@ fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOu
     out.bad_shards = rewrite.iter().filter(|r| **r).count() as u64;
     if out.bad_shards > 0 && !still_referenced(inner, chunk)? {
         // Freed (and perhaps already collected) while we looked: nothing to heal.
+        lock(&inner.heal_queue).remove(&chunk.data_id);
         return Ok(ChunkOutcome::default());
+    }
+    if repair && out.bad_shards == 0 {
+        lock(&inner.heal_queue).remove(&chunk.data_id);
     }
     if !repair || out.bad_shards == 0 || out.unrecoverable {
         return Ok(out);
@@ -119,7 +148,10 @@ fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOu
         inner.fail_zone(z);
     }
     writer.finish(&inner.zones)?;
-    // Re-verify what was written before calling it healed, then drop misplaced copies.
+    // Re-verify what was written before calling it healed, then drop misplaced
+    // copies. A shard that does not verify (its zone failed meanwhile, say) is
+    // not counted and the chunk stays queued for the next attempt.
+    let mut verified = 0;
     for i in (0..n).filter(|i| rewrite[*i]) {
         let Some(zone) = inner.zones.get(targets[i]) else { continue };
         let path = zone.shard_path(&chunk.data_id, i);
@@ -127,36 +159,46 @@ fn heal_chunk(inner: &Arc<Inner>, chunk: &Chunk, repair: bool) -> Result<ChunkOu
             .map(|f| (0..g.stripes()).all(|s| read_block(&f, &g, s).is_some()))
             .unwrap_or(false);
         if !ok {
-            tracing::error!(data_id = %chunk.data_id.hex(), shard = i, "rewritten shard failed verification");
-            out.unrecoverable = true;
+            tracing::warn!(data_id = %chunk.data_id.hex(), shard = i, "rewritten shard failed verification");
             continue;
         }
+        verified += 1;
         for (z, other) in inner.zones.iter().enumerate() {
             if z != targets[i] && other.usable() {
                 let _ = std::fs::remove_file(other.shard_path(&chunk.data_id, i));
             }
         }
     }
-    inner.counters.shards_repaired.fetch_add(out.bad_shards, Ordering::Relaxed);
+    inner.counters.shards_repaired.fetch_add(verified, Ordering::Relaxed);
+    if verified < out.bad_shards {
+        lock(&inner.heal_queue).insert(chunk.data_id, *chunk);
+        out.bad_shards = verified;
+        return Ok(out);
+    }
     lock(&inner.heal_queue).remove(&chunk.data_id);
     tracing::info!(data_id = %chunk.data_id.hex(), shards = out.bad_shards, "chunk healed");
     Ok(out)
 }
 
 fn still_referenced(inner: &Inner, chunk: &Chunk) -> Result<bool> {
-    let db = inner.meta.reader()?;
-    Ok(db.get_cf(cf(&db, CF_REFS)?, chunk.data_id.0).map_err(|e| db_err("read refs", e))?.is_some())
+    inner.meta.read(&inner.zones, |db| {
+        Ok(db.get_cf(cf(db, CF_REFS)?, chunk.data_id.0).map_err(|e| db_err("read refs", e))?.is_some())
+    })
 }
 
-fn heal_chunks(inner: &Arc<Inner>, chunks: &[Chunk], repair: bool, report: &mut HealReport) -> Result<u64> {
-    let mut bytes = 0;
+fn heal_chunks(
+    inner: &Arc<Inner>,
+    chunks: &[Chunk],
+    repair: bool,
+    throttle: &mut Throttle,
+    report: &mut HealReport,
+) -> Result<()> {
     let mut unrecoverable = false;
     for c in chunks {
-        match heal_chunk(inner, c, repair) {
+        match heal_chunk(inner, c, repair, throttle) {
             Ok(o) => {
                 report.shards_repaired += o.bad_shards;
                 unrecoverable |= o.unrecoverable;
-                bytes += o.bytes_read;
             }
             Err(e) => {
                 tracing::error!(data_id = %c.data_id.hex(), error = %e, "heal of chunk failed");
@@ -166,7 +208,7 @@ fn heal_chunks(inner: &Arc<Inner>, chunks: &[Chunk], repair: bool, report: &mut 
     }
     report.objects_checked += 1;
     report.unrecoverable += unrecoverable as u64;
-    Ok(bytes)
+    Ok(())
 }
 
 /// Brings a failed or stale zone back: directory and marker, then its metadata replica.
@@ -196,38 +238,39 @@ fn revive_zone(inner: &Inner, zone: usize) -> Result<()> {
 
 /// One batch of records from `cf_name` after `after`.
 fn scan_batch(inner: &Inner, cf_name: &'static str, after: Option<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<Chunk>)>> {
-    let db = inner.meta.reader()?;
-    let mut it = db.raw_iterator_cf(cf(&db, cf_name)?);
-    match &after {
-        Some(k) => {
-            it.seek(k);
-            if it.key() == Some(k.as_slice()) {
-                it.next();
+    inner.meta.read(&inner.zones, |db| {
+        let mut it = db.raw_iterator_cf(cf(db, cf_name)?);
+        match &after {
+            Some(k) => {
+                it.seek(k);
+                if it.key() == Some(k.as_slice()) {
+                    it.next();
+                }
             }
+            None => it.seek_to_first(),
         }
-        None => it.seek_to_first(),
-    }
-    let mut out = Vec::new();
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        let chunks = if cf_name == CF_OBJECTS || cf_name == CF_VERSIONS {
-            ObjectRecord::decode(v).map(|r| r.chunks)
-        } else {
-            PartRecord::decode(v).map(|r| vec![r.chunk])
-        };
-        match chunks {
-            Ok(c) => out.push((k.to_vec(), c)),
-            Err(e) => {
-                tracing::error!(error = %e, "undecodable record during heal");
-                out.push((k.to_vec(), Vec::new()));
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let chunks = if cf_name == CF_OBJECTS || cf_name == CF_VERSIONS {
+                ObjectRecord::decode(v).map(|r| r.chunks)
+            } else {
+                PartRecord::decode(v).map(|r| vec![r.chunk])
+            };
+            match chunks {
+                Ok(c) => out.push((k.to_vec(), c)),
+                Err(e) => {
+                    tracing::error!(error = %e, "undecodable record during heal");
+                    out.push((k.to_vec(), Vec::new()));
+                }
             }
+            if out.len() >= SCAN_BATCH {
+                break;
+            }
+            it.next();
         }
-        if out.len() >= SCAN_BATCH {
-            break;
-        }
-        it.next();
-    }
-    it.status().map_err(|e| db_err("scan for heal", e))?;
-    Ok(out)
+        it.status().map_err(|e| db_err("scan for heal", e))?;
+        Ok(out)
+    })
 }
 
 impl Engine {
@@ -236,11 +279,9 @@ impl Engine {
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
-            let db = inner.meta.reader()?;
-            let rec = require_object(&db, &bucket, &key)?;
-            drop(db);
+            let rec = inner.meta.read(&inner.zones, |db| require_object(db, &bucket, &key))?;
             let mut report = HealReport::default();
-            heal_chunks(&inner, &rec.chunks, repair, &mut report)?;
+            heal_chunks(&inner, &rec.chunks, repair, &mut Throttle::new(None), &mut report)?;
             Ok(report)
         })
         .await
@@ -284,8 +325,7 @@ impl Engine {
             }
         }
         let whole = start == HealCursor::default();
-        let started = Instant::now();
-        let mut bytes_total = 0u64;
+        let mut throttle = Some(Throttle::new(max_bytes_per_sec));
         let mut report = HealReport::default();
         let mut cursor = start;
         while let Some(&cf_name) = HEAL_TABLES.get(cursor.table) {
@@ -294,33 +334,27 @@ impl Engine {
             }
             let inner = self.inner.clone();
             let a = cursor.after.clone();
-            let (batch_report, last, bytes, more) = blocking(move || {
+            let mut t = throttle.take().unwrap_or_else(|| Throttle::new(max_bytes_per_sec));
+            let (batch_report, last, more, t) = blocking(move || {
                 let batch = scan_batch(&inner, cf_name, a)?;
                 let more = batch.len() >= SCAN_BATCH;
                 let mut r = HealReport::default();
-                let mut bytes = 0;
                 let mut last = None;
                 for (k, chunks) in batch {
-                    bytes += heal_chunks(&inner, &chunks, repair, &mut r)?;
+                    heal_chunks(&inner, &chunks, repair, &mut t, &mut r)?;
                     last = Some(k);
                 }
-                Ok((r, last, bytes, more))
+                Ok((r, last, more, t))
             })
             .await?;
+            throttle = Some(t);
             report.add(&batch_report);
-            bytes_total += bytes;
             cursor = match last {
                 Some(l) if more => HealCursor { table: cursor.table, after: Some(l) },
                 _ => HealCursor { table: cursor.table + 1, after: None },
             };
             if let PassControl::Stop = on_batch(&cursor, &report) {
                 return Ok(HealPass { report, cursor, finished: false });
-            }
-            if let Some(rate) = max_bytes_per_sec.filter(|r| *r > 0) {
-                let due = Duration::from_secs_f64(bytes_total as f64 / rate as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    tokio::time::sleep(wait).await;
-                }
             }
         }
         if repair && whole && report.unrecoverable == 0 {
@@ -353,11 +387,9 @@ impl Engine {
                 let mut r = HealReport::default();
                 for chunk in &batch {
                     r.objects_checked += 1;
-                    match heal_chunk(&inner, chunk, true) {
-                        Ok(o) if !o.unrecoverable => {
-                            r.shards_repaired += o.bad_shards;
-                            lock(&inner.heal_queue).remove(&chunk.data_id);
-                        }
+                    match heal_chunk(&inner, chunk, true, &mut Throttle::new(None)) {
+                        // A chunk left whole leaves the queue in `heal_chunk`.
+                        Ok(o) if !o.unrecoverable => r.shards_repaired += o.bad_shards,
                         Ok(_) => r.unrecoverable += 1,
                         Err(e) => {
                             tracing::warn!(data_id = %chunk.data_id.hex(), error = %e, "targeted repair failed");

@@ -110,6 +110,13 @@ pub fn db_err(op: &'static str, e: rocksdb::Error) -> EngineError {
     }
 }
 
+/// Whether a metadata error says the replica's files cannot be read
+/// (RocksDB's "IO error" and "Corruption" statuses), rather than something
+/// about the request.
+fn replica_unreadable(e: &EngineError) -> bool {
+    matches!(e, EngineError::Metadata { message, .. } if message.starts_with("IO error") || message.starts_with("Corruption"))
+}
+
 pub fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
     db.cf_handle(name)
         .ok_or_else(|| EngineError::Metadata { op: "column family", message: format!("missing column family {name}") })
@@ -188,7 +195,8 @@ impl Meta {
         self.slots_read().get(zone).map(|s| s.fresh && s.db.is_some()).unwrap_or(false)
     }
 
-    /// A fresh replica to read from.
+    /// A fresh replica to read from (reads that should survive a failing
+    /// replica go through `read`).
     pub fn reader(&self) -> Result<Arc<DB>> {
         let slots = self.slots_read();
         if slots.iter().all(|s| s.db.is_none()) {
@@ -199,6 +207,33 @@ impl Meta {
             .find(|s| s.fresh)
             .and_then(|s| s.db.clone())
             .ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })
+    }
+
+    /// Runs a read against a fresh replica. When RocksDB cannot read that
+    /// replica's files (an I/O error or a corrupt block), the replica is
+    /// marked stale and its zone missing, and the read runs again on the
+    /// next fresh replica: a failing disk costs no read while another
+    /// replica is whole. The last fresh replica is never given up this way.
+    pub fn read<T>(&self, zones: &[Zone], mut f: impl FnMut(&DB) -> Result<T>) -> Result<T> {
+        loop {
+            let (zone, db) = {
+                let slots = self.slots_read();
+                if slots.iter().all(|s| s.db.is_none()) {
+                    return Err(shut_down());
+                }
+                let fresh = slots.iter().filter(|s| s.fresh && s.db.is_some()).count();
+                let first =
+                    slots.iter().enumerate().find_map(|(z, s)| s.db.clone().filter(|_| s.fresh).map(|db| (z, db)));
+                match first {
+                    Some((z, db)) => ((fresh > 1).then_some(z), db),
+                    None => return Err(EngineError::InsufficientZones { available: 0, needed: 1 }),
+                }
+            };
+            match (f(&db), zone) {
+                (Err(e), Some(z)) if replica_unreadable(&e) => self.replica_failed(zones, z, &e),
+                (r, _) => return r,
+            }
+        }
     }
 
     /// Marks a replica stale (its zone failed): it is no longer read or written.
@@ -220,11 +255,13 @@ impl Meta {
     /// Runs `build` under the commit lock with a fresh replica, writes the
     /// operations it returns to every fresh replica, and waits until they are
     /// durable (group commit, see the module doc).
-    pub fn commit<T>(&self, zones: &[Zone], build: impl FnOnce(&DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
+    /// `build` reads through `read`: it runs again on the next replica if
+    /// the first cannot be read.
+    pub fn commit<T>(&self, zones: &[Zone], mut build: impl FnMut(&DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
         let (next, written, out) = {
             let mut seq = lock(&self.commit);
+            let (mut ops, out) = self.read(zones, &mut build)?;
             let db = self.reader()?;
-            let (mut ops, out) = build(&db)?;
             if ops.is_empty() {
                 return Ok(out);
             }

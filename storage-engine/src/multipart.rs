@@ -89,7 +89,7 @@ impl Engine {
             inner.commit(|db| {
                 get_bucket_rec(db, &bucket)?;
                 let upload_id = uuid::Uuid::new_v4().simple().to_string();
-                let rec = UploadRecord { initiated_ms: now_ms(), attrs };
+                let rec = UploadRecord { initiated_ms: now_ms(), attrs: attrs.clone() };
                 let ops = vec![Op::Put(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id), rec.encode())];
                 Ok((
                     ops,
@@ -110,9 +110,16 @@ impl Engine {
         let inner = self.inner.clone();
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         blocking(move || {
-            let db = inner.meta.reader()?;
-            let rec = get_upload_rec(&db, &bucket, &key, &upload_id)?;
-            Ok(UploadInfo { bucket, key, upload_id, initiated_ms: rec.initiated_ms, attrs: rec.attrs })
+            inner.meta.read(&inner.zones, |db| {
+                let rec = get_upload_rec(db, &bucket, &key, &upload_id)?;
+                Ok(UploadInfo {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    upload_id: upload_id.clone(),
+                    initiated_ms: rec.initiated_ms,
+                    attrs: rec.attrs,
+                })
+            })
         })
         .await
     }
@@ -135,7 +142,7 @@ impl Engine {
                 if rec.attrs != expected {
                     return Ok((Vec::new(), false));
                 }
-                rec.attrs = attrs;
+                rec.attrs = attrs.clone();
                 Ok((vec![Op::Put(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id), rec.encode())], true))
             })
         })
@@ -160,30 +167,31 @@ impl Engine {
         let inner = self.inner.clone();
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         blocking(move || {
-            let db = inner.meta.reader()?;
-            get_upload_rec(&db, &bucket, &key, &upload_id)?;
-            let prefix = keys::parts_prefix(&upload_id);
-            let mut it = db.raw_iterator_cf(cf(&db, CF_PARTS)?);
-            match part_number_marker.checked_add(1) {
-                Some(first) => it.seek(keys::part_key(&upload_id, first)),
-                None => return Ok((Vec::new(), false)),
-            }
-            let mut out = Vec::new();
-            let mut truncated = false;
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&prefix) {
-                    break;
+            inner.meta.read(&inner.zones, |db| {
+                get_upload_rec(db, &bucket, &key, &upload_id)?;
+                let prefix = keys::parts_prefix(&upload_id);
+                let mut it = db.raw_iterator_cf(cf(db, CF_PARTS)?);
+                match part_number_marker.checked_add(1) {
+                    Some(first) => it.seek(keys::part_key(&upload_id, first)),
+                    None => return Ok((Vec::new(), false)),
                 }
-                if out.len() >= max_parts {
-                    truncated = true;
-                    break;
+                let mut out = Vec::new();
+                let mut truncated = false;
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    if out.len() >= max_parts {
+                        truncated = true;
+                        break;
+                    }
+                    let (_, n) = keys::decode_part_key(k)?;
+                    out.push(part_info(n, &PartRecord::decode(v)?));
+                    it.next();
                 }
-                let (_, n) = keys::decode_part_key(k)?;
-                out.push(part_info(n, &PartRecord::decode(v)?));
-                it.next();
-            }
-            it.status().map_err(|e| db_err("list parts", e))?;
-            Ok((out, truncated))
+                it.status().map_err(|e| db_err("list parts", e))?;
+                Ok((out, truncated))
+            })
         })
         .await
     }
@@ -202,48 +210,55 @@ impl Engine {
         let key_marker = key_marker.map(str::to_string);
         let upload_id_marker = upload_id_marker.map(str::to_string);
         blocking(move || {
-            let db = inner.meta.reader()?;
-            get_bucket_rec(&db, &bucket)?;
-            let range_start = keys::object_prefix(&bucket, &prefix);
-            let mut seek = range_start.clone();
-            let mut skip_equal = None;
-            if let Some(km) = &key_marker {
-                let pos = match &upload_id_marker {
-                    Some(uim) => {
-                        let k = keys::upload_key(&bucket, km, uim);
-                        skip_equal = Some(k.clone());
-                        k
+            inner.meta.read(&inner.zones, |db| {
+                get_bucket_rec(db, &bucket)?;
+                let range_start = keys::object_prefix(&bucket, &prefix);
+                let mut seek = range_start.clone();
+                let mut skip_equal = None;
+                if let Some(km) = &key_marker {
+                    let pos = match &upload_id_marker {
+                        Some(uim) => {
+                            let k = keys::upload_key(&bucket, km, uim);
+                            skip_equal = Some(k.clone());
+                            k
+                        }
+                        // Every upload of key_marker starts with its object key: skip them all.
+                        None => keys::prefix_successor(&keys::object_key(&bucket, km)).unwrap_or_default(),
+                    };
+                    if pos > seek {
+                        seek = pos;
                     }
-                    // Every upload of key_marker starts with its object key: skip them all.
-                    None => keys::prefix_successor(&keys::object_key(&bucket, km)).unwrap_or_default(),
-                };
-                if pos > seek {
-                    seek = pos;
                 }
-            }
-            let mut it = db.raw_iterator_cf(cf(&db, CF_UPLOADS)?);
-            it.seek(&seek);
-            let mut out = Vec::new();
-            let mut truncated = false;
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&range_start) {
-                    break;
-                }
-                if skip_equal.as_deref() == Some(k) {
+                let mut it = db.raw_iterator_cf(cf(db, CF_UPLOADS)?);
+                it.seek(&seek);
+                let mut out = Vec::new();
+                let mut truncated = false;
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&range_start) {
+                        break;
+                    }
+                    if skip_equal.as_deref() == Some(k) {
+                        it.next();
+                        continue;
+                    }
+                    if out.len() >= max_uploads {
+                        truncated = true;
+                        break;
+                    }
+                    let (b, key, upload_id) = keys::decode_upload_key(k)?;
+                    let rec = UploadRecord::decode(v)?;
+                    out.push(UploadInfo {
+                        bucket: b,
+                        key,
+                        upload_id,
+                        initiated_ms: rec.initiated_ms,
+                        attrs: rec.attrs,
+                    });
                     it.next();
-                    continue;
                 }
-                if out.len() >= max_uploads {
-                    truncated = true;
-                    break;
-                }
-                let (b, key, upload_id) = keys::decode_upload_key(k)?;
-                let rec = UploadRecord::decode(v)?;
-                out.push(UploadInfo { bucket: b, key, upload_id, initiated_ms: rec.initiated_ms, attrs: rec.attrs });
-                it.next();
-            }
-            it.status().map_err(|e| db_err("list uploads", e))?;
-            Ok((out, truncated))
+                it.status().map_err(|e| db_err("list uploads", e))?;
+                Ok((out, truncated))
+            })
         })
         .await
     }
@@ -335,9 +350,9 @@ impl Engine {
                 ops.push(Op::Delete(CF_UPLOADS, keys::upload_key(&bucket, &key, &upload_id)));
                 let rec = ObjectRecord {
                     size_bytes: chosen.iter().map(|p| p.size_bytes).sum(),
-                    etag,
+                    etag: etag.clone(),
                     last_modified_ms: now_ms(),
-                    attrs,
+                    attrs: attrs.clone(),
                     part_sizes: chosen.iter().map(|p| p.size_bytes).collect(),
                     chunks: chosen.iter().map(|p| p.chunk).collect(),
                     version: version.1.clone(),

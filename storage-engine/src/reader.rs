@@ -134,49 +134,53 @@ pub(crate) async fn open_reader(
     let inner2 = inner.clone();
     let (info, chunks, start, end, pin) = blocking(move || {
         for _ in 0..16 {
-            let db = inner2.meta.reader()?;
-            let rec = crate::versions::require_version(&db, &bucket, &key, version_id.as_deref())?;
-            let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
-            let pin = PinGuard::new(&inner2, ids);
-            let (start, end) = match range {
-                Some((s, e)) => (s.min(rec.size_bytes), e.min(rec.size_bytes)),
-                None => (0, rec.size_bytes),
-            };
-            let mut planned = Vec::with_capacity(rec.chunks.len());
-            let mut offset = 0u64;
-            let mut vanished = false;
-            for c in &rec.chunks {
-                let touches = offset < end && offset + c.size_bytes > start;
-                let inline = if !c.is_erasure() && touches {
-                    match db.get_cf(cf(&db, CF_INLINE)?, c.data_id.0).map_err(|e| db_err("read inline data", e))? {
-                        Some(v) => {
-                            let data = decode_inline(&v)?;
-                            if data.len() as u64 != c.size_bytes {
-                                return Err(EngineError::Corrupt {
-                                    what: format!("inline data of {bucket}/{key} has the wrong size"),
-                                });
-                            }
-                            Some(Bytes::copy_from_slice(data))
-                        }
-                        None => {
-                            vanished = true;
-                            None
-                        }
-                    }
-                } else {
-                    None
+            let planned = inner2.meta.read(&inner2.zones, |db| {
+                let rec = crate::versions::require_version(db, &bucket, &key, version_id.as_deref())?;
+                let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
+                let pin = PinGuard::new(&inner2, ids);
+                let (start, end) = match range {
+                    Some((s, e)) => (s.min(rec.size_bytes), e.min(rec.size_bytes)),
+                    None => (0, rec.size_bytes),
                 };
-                planned.push(PlannedChunk { chunk: *c, offset, inline });
-                offset += c.size_bytes;
-            }
-            // Confirm, now that the data is pinned, that the object still refers to it.
-            let db = inner2.meta.reader()?;
-            let again = match &version_id {
-                None => get_object_rec(&db, &bucket, &key)?,
-                Some(_) => crate::versions::require_version(&db, &bucket, &key, version_id.as_deref()).ok(),
-            };
-            if !vanished && again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
-                return Ok((rec.info(&bucket, &key), planned, start, end, pin));
+                let mut planned = Vec::with_capacity(rec.chunks.len());
+                let mut offset = 0u64;
+                let mut vanished = false;
+                for c in &rec.chunks {
+                    let touches = offset < end && offset + c.size_bytes > start;
+                    let inline = if !c.is_erasure() && touches {
+                        match db.get_cf(cf(db, CF_INLINE)?, c.data_id.0).map_err(|e| db_err("read inline data", e))? {
+                            Some(v) => {
+                                let data = decode_inline(&v)?;
+                                if data.len() as u64 != c.size_bytes {
+                                    return Err(EngineError::Corrupt {
+                                        what: format!("inline data of {bucket}/{key} has the wrong size"),
+                                    });
+                                }
+                                Some(Bytes::copy_from_slice(data))
+                            }
+                            None => {
+                                vanished = true;
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    planned.push(PlannedChunk { chunk: *c, offset, inline });
+                    offset += c.size_bytes;
+                }
+                // Confirm, now that the data is pinned, that the object still refers to it.
+                let again = match &version_id {
+                    None => get_object_rec(db, &bucket, &key)?,
+                    Some(_) => crate::versions::require_version(db, &bucket, &key, version_id.as_deref()).ok(),
+                };
+                if !vanished && again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
+                    return Ok(Some((rec.info(&bucket, &key), planned, start, end, pin)));
+                }
+                Ok(None)
+            })?;
+            if let Some(planned) = planned {
+                return Ok(planned);
             }
         }
         Err(EngineError::Metadata { op: "read object", message: "object changed too often during the read".into() })

@@ -8,7 +8,7 @@
 //! Every full stripe has blocks of `ceil(stripe_size / k)` bytes; the last
 //! stripe may be shorter. The CRC of every block is verified on every read.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -153,67 +153,51 @@ struct PendingShard {
 
 /// A set of shard files being written to temp names. Dropping it without
 /// `finish` removes the temp files.
+///
+/// A shard whose zone fails while the set is written (on create, append or
+/// fsync) is moved: its file is written again in another usable zone, the
+/// blocks already written rebuilt from the other shards. So a write that was
+/// under way when a zone failed keeps all k + m shards, as a write that
+/// starts after the failure does.
 pub struct ShardSetWriter {
     pub id: DataId,
+    /// The geometry of what `append_stripe` has written so far (`size` grows).
+    g: Geometry,
     shards: Vec<Option<PendingShard>>,
-    /// Zones whose writes failed (other than for a full disk).
+    /// Shards per zone in this set, to place a moved shard on the least loaded zone.
+    load: Vec<usize>,
+    /// Zones whose writes failed (also for a full disk), each once.
     pub failed_zones: Vec<usize>,
     /// Some zone ran out of space; if too few shards survive, the write fails with `NoSpace`.
     pub no_space: bool,
     finished: bool,
 }
 
+/// Why a moved shard could not be rebuilt.
+enum Rebuild {
+    /// The zone it was being written to failed: try another.
+    TargetFailed(std::io::Error),
+    /// Fewer than k other shards are readable.
+    NoSources,
+}
+
 impl ShardSetWriter {
     /// Creates temp files for the given shards (`targets[i] = Some(zone)`).
-    /// A zone that fails (other than for a full disk) is avoided: its shards
-    /// go to the other usable zones, least loaded first.
+    /// A zone that fails is avoided: its shards go to the other usable zones,
+    /// least loaded first.
     pub fn create(zones: &[Zone], id: DataId, g: &Geometry, targets: &[Option<usize>]) -> Result<ShardSetWriter> {
         let mut w = ShardSetWriter {
             id,
+            g: Geometry { size: 0, ..*g },
             shards: Vec::with_capacity(targets.len()),
+            load: vec![0; zones.len()],
             failed_zones: Vec::new(),
             no_space: false,
             finished: false,
         };
-        let mut load = vec![0usize; zones.len()];
         for (i, t) in targets.iter().enumerate() {
-            let Some(first) = *t else {
-                w.shards.push(None);
-                continue;
-            };
-            let mut created = None;
-            loop {
-                let candidate = if !w.failed_zones.contains(&first) {
-                    Some(first)
-                } else {
-                    (0..zones.len())
-                        .filter(|z| zones[*z].usable() && !w.failed_zones.contains(z))
-                        .min_by_key(|z| load[*z])
-                };
-                let Some(z) = candidate else { break };
-                let zone = &zones[z];
-                let tmp = zone.tmp_path(&id, i);
-                let opened =
-                    zone.injected_error().map_or(Ok(()), Err).and_then(|_| File::create(&tmp)).and_then(|mut f| {
-                        f.write_all(&header(i, g))?;
-                        Ok(f)
-                    });
-                match opened {
-                    Ok(file) => {
-                        created = Some(PendingShard { zone: z, tmp, file });
-                        load[z] += 1;
-                        break;
-                    }
-                    Err(e) => {
-                        let err = io_err("create shard", &tmp, e);
-                        let _ = std::fs::remove_file(&tmp);
-                        w.no_space |= matches!(err, EngineError::NoSpace { .. });
-                        tracing::warn!(zone = z, error = %err, "shard create failed; placing it elsewhere");
-                        w.failed_zones.push(z);
-                    }
-                }
-            }
-            w.shards.push(created);
+            let shard = t.and_then(|first| w.open_shard(zones, i, Some(first)));
+            w.shards.push(shard);
         }
         Ok(w)
     }
@@ -222,85 +206,201 @@ impl ShardSetWriter {
         self.shards.iter().filter(|s| s.is_some()).count()
     }
 
-    /// Appends one block (with its CRC) to shard `i`.
-    pub fn append(&mut self, zones: &[Zone], i: usize, block: &[u8]) -> Result<()> {
-        let Some(Some(p)) = self.shards.get_mut(i) else { return Ok(()) };
-        let c = crc(block).to_be_bytes();
-        let injected = zones.get(p.zone).and_then(|z| z.injected_error());
-        let res = injected.map_or(Ok(()), Err).and_then(|_| p.file.write_all(block)).and_then(|_| p.file.write_all(&c));
-        if let Err(e) = res {
-            let err = io_err("write shard", &p.tmp, e);
-            self.no_space |= matches!(err, EngineError::NoSpace { .. });
-            tracing::warn!(zone = p.zone, error = %err, "shard write failed; continuing degraded");
-            let zone = p.zone;
-            let tmp = p.tmp.clone();
-            self.shards[i] = None;
-            let _ = std::fs::remove_file(tmp);
+    /// Creates the temp file of shard `i` (header written) in `preferred`
+    /// unless that zone has failed, else in the least loaded usable zone that
+    /// has not; `None` when no zone takes it.
+    fn open_shard(&mut self, zones: &[Zone], i: usize, preferred: Option<usize>) -> Option<PendingShard> {
+        loop {
+            let z = preferred.filter(|z| !self.failed_zones.contains(z)).or_else(|| {
+                (0..zones.len())
+                    .filter(|z| zones[*z].usable() && !self.failed_zones.contains(z))
+                    .min_by_key(|z| self.load[*z])
+            })?;
+            let tmp = zones[z].tmp_path(&self.id, i);
+            let opened = zones[z]
+                .injected_error()
+                .map_or(Ok(()), Err)
+                .and_then(|_| OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp))
+                .and_then(|mut f| {
+                    f.write_all(&header(i, &self.g))?;
+                    Ok(f)
+                });
+            match opened {
+                Ok(file) => {
+                    self.load[z] += 1;
+                    return Some(PendingShard { zone: z, tmp, file });
+                }
+                Err(e) => {
+                    let err = io_err("create shard", &tmp, e);
+                    let _ = std::fs::remove_file(&tmp);
+                    self.zone_failed(z, err);
+                }
+            }
+        }
+    }
+
+    fn zone_failed(&mut self, zone: usize, err: EngineError) {
+        self.no_space |= matches!(err, EngineError::NoSpace { .. });
+        tracing::warn!(zone, error = %err, "shard write failed in this zone; placing the shard elsewhere");
+        if !self.failed_zones.contains(&zone) {
             self.failed_zones.push(zone);
         }
-        Ok(())
     }
 
-    /// Appends all blocks of one encoded stripe.
-    pub fn append_stripe(&mut self, zones: &[Zone], blocks: &[Vec<u8>]) -> Result<()> {
-        for (i, b) in blocks.iter().enumerate() {
-            self.append(zones, i, b)?;
+    /// Removes shard `i` after a failed write to it and records its zone as failed.
+    fn drop_shard(&mut self, i: usize, op: &'static str, err: std::io::Error) {
+        let Some(p) = self.shards.get_mut(i).and_then(Option::take) else { return };
+        let err = io_err(op, &p.tmp, err);
+        let _ = std::fs::remove_file(&p.tmp);
+        self.load[p.zone] = self.load[p.zone].saturating_sub(1);
+        self.zone_failed(p.zone, err);
+    }
+
+    fn write_block(zones: &[Zone], p: &mut PendingShard, block: &[u8]) -> std::io::Result<()> {
+        zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
+        p.file.write_all(block)?;
+        p.file.write_all(&crc(block).to_be_bytes())
+    }
+
+    fn sync(zones: &[Zone], p: &PendingShard) -> std::io::Result<()> {
+        zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
+        p.file.sync_all()
+    }
+
+    /// Appends one block (with its CRC) to shard `i`; a failed write drops
+    /// the shard (a heal writes it again later).
+    pub fn append(&mut self, zones: &[Zone], i: usize, block: &[u8]) -> Result<()> {
+        let Some(Some(p)) = self.shards.get_mut(i) else { return Ok(()) };
+        if let Err(e) = Self::write_block(zones, p, block) {
+            self.drop_shard(i, "write shard", e);
         }
         Ok(())
     }
 
-    /// fsyncs every file (in parallel), renames them to their final names and
-    /// fsyncs the directories. Returns how many shards are durable; a zone that
-    /// fails (also for lack of space) is recorded in `failed_zones`.
+    /// Appends the blocks of the next stripe, which holds `data_len` bytes of
+    /// data. A shard whose write fails is moved to another zone.
+    pub fn append_stripe(&mut self, zones: &[Zone], blocks: &[Vec<u8>], data_len: usize) -> Result<()> {
+        let before = self.g;
+        for (i, b) in blocks.iter().enumerate() {
+            let Some(Some(p)) = self.shards.get_mut(i) else { continue };
+            if let Err(e) = Self::write_block(zones, p, b) {
+                self.drop_shard(i, "write shard", e);
+                self.relocate(zones, i, &before, Some(b), false);
+            }
+        }
+        self.g.size += data_len as u64;
+        Ok(())
+    }
+
+    /// Writes shard `i` again in another zone: the blocks of the stripes of
+    /// `done`, rebuilt from the other shards, then `next` if given, then an
+    /// fsync if `sync`. The shard stays absent when no zone takes it or fewer
+    /// than k other shards can be read.
+    fn relocate(&mut self, zones: &[Zone], i: usize, done: &Geometry, next: Option<&[u8]>, sync: bool) {
+        let Ok(codec) = done.codec() else { return };
+        while let Some(mut p) = self.open_shard(zones, i, None) {
+            match self.rebuild_shard(zones, &codec, i, done, &mut p, next, sync) {
+                Ok(()) => {
+                    tracing::info!(zone = p.zone, shard = i, "shard moved to another zone during the write");
+                    self.shards[i] = Some(p);
+                    return;
+                }
+                Err(Rebuild::TargetFailed(e)) => {
+                    self.shards[i] = Some(p);
+                    self.drop_shard(i, "rebuild shard", e);
+                }
+                Err(Rebuild::NoSources) => {
+                    let _ = std::fs::remove_file(&p.tmp);
+                    self.load[p.zone] = self.load[p.zone].saturating_sub(1);
+                    return;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rebuild_shard(
+        &self,
+        zones: &[Zone],
+        codec: &Codec,
+        i: usize,
+        done: &Geometry,
+        p: &mut PendingShard,
+        next: Option<&[u8]>,
+        sync: bool,
+    ) -> std::result::Result<(), Rebuild> {
+        for s in 0..done.stripes() {
+            let mut blocks: Vec<Option<Vec<u8>>> = (self.shards.iter().enumerate())
+                .map(|(j, q)| q.as_ref().filter(|_| j != i).and_then(|q| read_block(&q.file, done, s)))
+                .collect();
+            codec.reconstruct(&mut blocks).map_err(|_| Rebuild::NoSources)?;
+            let block = blocks.get(i).and_then(Option::as_ref).ok_or(Rebuild::NoSources)?;
+            Self::write_block(zones, p, block).map_err(Rebuild::TargetFailed)?;
+        }
+        if let Some(b) = next {
+            Self::write_block(zones, p, b).map_err(Rebuild::TargetFailed)?;
+        }
+        if sync {
+            Self::sync(zones, p).map_err(Rebuild::TargetFailed)?;
+        }
+        Ok(())
+    }
+
+    /// fsyncs every file (in parallel), moves a shard whose fsync failed to
+    /// another zone, renames them to their final names and fsyncs the
+    /// directories. Returns how many shards are durable; a zone that fails
+    /// is recorded in `failed_zones`.
     pub fn finish(&mut self, zones: &[Zone]) -> Result<usize> {
-        let shards = std::mem::take(&mut self.shards);
-        let id = self.id;
-        let results: Vec<(usize, usize, Result<()>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = shards
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.map(|s| (i, s)))
-                .map(|(i, p)| {
-                    scope.spawn(move || {
-                        let zone = p.zone;
-                        let r = finish_one(zones, &id, i, p);
-                        (i, zone, r)
-                    })
-                })
+        let synced: Vec<(usize, std::io::Result<()>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (self.shards.iter().enumerate())
+                .filter_map(|(i, s)| s.as_ref().map(|p| (i, scope.spawn(move || Self::sync(zones, p)))))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or((
-                        usize::MAX,
-                        usize::MAX,
-                        Err(EngineError::Corrupt { what: "shard writer thread panicked".into() }),
-                    ))
+                .map(|(i, h)| {
+                    (i, h.join().unwrap_or_else(|_| Err(std::io::Error::other("shard fsync thread panicked"))))
+                })
+                .collect()
+        });
+        let all = self.g;
+        for (i, r) in synced {
+            if let Err(e) = r {
+                self.drop_shard(i, "fsync shard", e);
+                self.relocate(zones, i, &all, None, true);
+            }
+        }
+
+        let shards = std::mem::take(&mut self.shards);
+        let id = self.id;
+        let results: Vec<(usize, Result<()>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (shards.into_iter().enumerate())
+                .filter_map(|(i, s)| s.map(|p| (p.zone, scope.spawn(move || publish(zones, &id, i, p)))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(zone, h)| {
+                    let r = h
+                        .join()
+                        .unwrap_or_else(|_| Err(EngineError::Corrupt { what: "shard writer thread panicked".into() }));
+                    (zone, r)
                 })
                 .collect()
         });
         self.finished = true;
         let mut durable = 0;
-
-        for (_, zone, r) in results {
+        for (zone, r) in results {
             match r {
                 Ok(()) => durable += 1,
-                Err(e) => {
-                    if zone != usize::MAX {
-                        self.failed_zones.push(zone);
-                    }
-                    self.no_space |= matches!(e, EngineError::NoSpace { .. });
-                    tracing::warn!(zone, error = %e, "shard finish failed; continuing degraded");
-                }
+                Err(e) => self.zone_failed(zone, e),
             }
         }
         Ok(durable)
     }
 }
 
-fn finish_one(zones: &[Zone], id: &DataId, i: usize, p: PendingShard) -> Result<()> {
+/// Renames a synced temp file to its final name and fsyncs both directories.
+fn publish(zones: &[Zone], id: &DataId, i: usize, p: PendingShard) -> Result<()> {
     let res = (|| {
-        p.file.sync_all().map_err(|e| io_err("fsync shard", &p.tmp, e))?;
         drop(p.file);
         let zone = zones.get(p.zone).ok_or_else(|| EngineError::Corrupt { what: "zone index".into() })?;
         let dst = zone.shard_path(id, i);

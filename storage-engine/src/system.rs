@@ -48,11 +48,12 @@ impl Engine {
         let inner = self.inner.clone();
         let k = keys::system_key(key);
         blocking(move || {
-            let db = inner.meta.reader()?;
-            match db.get_cf(cf(&db, CF_SYSTEM)?, &k).map_err(|e| db_err("read system entry", e))? {
-                Some(v) => Ok(Some(decode_value(&v)?)),
-                None => Ok(None),
-            }
+            inner.meta.read(&inner.zones, |db| {
+                match db.get_cf(cf(db, CF_SYSTEM)?, &k).map_err(|e| db_err("read system entry", e))? {
+                    Some(v) => Ok(Some(decode_value(&v)?)),
+                    None => Ok(None),
+                }
+            })
         })
         .await
     }
@@ -102,19 +103,20 @@ impl Engine {
         let inner = self.inner.clone();
         let start = keys::system_key(prefix);
         blocking(move || {
-            let db = inner.meta.reader()?;
-            let mut it = db.raw_iterator_cf(cf(&db, CF_SYSTEM)?);
-            it.seek(&start);
-            let mut out = Vec::new();
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&start) {
-                    break;
+            inner.meta.read(&inner.zones, |db| {
+                let mut it = db.raw_iterator_cf(cf(db, CF_SYSTEM)?);
+                it.seek(&start);
+                let mut out = Vec::new();
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&start) {
+                        break;
+                    }
+                    out.push((keys::decode_system_key(k)?, decode_value(v)?));
+                    it.next();
                 }
-                out.push((keys::decode_system_key(k)?, decode_value(v)?));
-                it.next();
-            }
-            it.status().map_err(|e| db_err("list system entries", e))?;
-            Ok(out)
+                it.status().map_err(|e| db_err("list system entries", e))?;
+                Ok(out)
+            })
         })
         .await
     }

@@ -16,6 +16,8 @@ pub struct EngineConfig {
     pub stripe_size_bytes: usize,
     /// Objects (and parts) smaller than this are stored inline with their metadata (default 128 KiB).
     pub inline_threshold_bytes: usize,
+    /// Read rate of the heal that rebuilds a zone recreated at open (default unlimited).
+    pub heal_bytes_per_sec: Option<u64>,
 }
 
 impl EngineConfig {
@@ -29,6 +31,7 @@ impl EngineConfig {
             parity_shards: 2,
             stripe_size_bytes: 1 << 20,
             inline_threshold_bytes: 128 << 10,
+            heal_bytes_per_sec: None,
         }
     }
 }

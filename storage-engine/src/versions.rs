@@ -283,8 +283,9 @@ impl Engine {
         let inner = self.inner.clone();
         let (bucket, key, version_id) = (bucket.to_string(), key.to_string(), version_id.to_string());
         blocking(move || {
-            let db = inner.meta.reader()?;
-            Ok(require_version(&db, &bucket, &key, Some(&version_id))?.info(&bucket, &key))
+            inner
+                .meta
+                .read(&inner.zones, |db| Ok(require_version(db, &bucket, &key, Some(&version_id))?.info(&bucket, &key)))
         })
         .await
     }
@@ -294,12 +295,13 @@ impl Engine {
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
-            let db = inner.meta.reader()?;
-            if get_object_rec(&db, &bucket, &key)?.is_some() {
-                return Ok(None);
-            }
-            let newest = versions_of(&db, &bucket, &key)?.into_iter().next();
-            Ok(newest.filter(|(_, r)| tag_of(r).delete_marker).map(|(_, r)| r.info(&bucket, &key)))
+            inner.meta.read(&inner.zones, |db| {
+                if get_object_rec(db, &bucket, &key)?.is_some() {
+                    return Ok(None);
+                }
+                let newest = versions_of(db, &bucket, &key)?.into_iter().next();
+                Ok(newest.filter(|(_, r)| tag_of(r).delete_marker).map(|(_, r)| r.info(&bucket, &key)))
+            })
         })
         .await
     }
@@ -327,7 +329,7 @@ impl Engine {
                 if rec.attrs != expected {
                     return Ok((Vec::new(), false));
                 }
-                rec.attrs = attrs;
+                rec.attrs = attrs.clone();
                 let k = match loc {
                     Location::Current => (CF_OBJECTS, keys::object_key(&bucket, &key)),
                     Location::Older(k) => (CF_VERSIONS, k),
@@ -344,9 +346,10 @@ impl Engine {
         let bucket = bucket.to_string();
         let req = req.clone();
         blocking(move || {
-            let db = inner.meta.reader()?;
-            get_bucket_rec(&db, &bucket)?;
-            list_versions(&db, &bucket, &req)
+            inner.meta.read(&inner.zones, |db| {
+                get_bucket_rec(db, &bucket)?;
+                list_versions(db, &bucket, &req)
+            })
         })
         .await
     }

@@ -109,12 +109,12 @@ impl DataWriter {
                     ShardSetWriter::create(&inner.zones, id, &g, &targets)?
                 }
             };
-            shards.append_stripe(&inner.zones, &blocks)?;
+            shards.append_stripe(&inner.zones, &blocks, len as usize)?;
             for z in std::mem::take(&mut shards.failed_zones) {
                 inner.fail_zone(z);
             }
             let need = codec.data_shards() + 1;
-            if shards.live_shards() < need.min(codec.total_shards()) {
+            if shards.live_shards() < need.min(codec.total_shards()) || !commit_possible(&inner) {
                 if shards.no_space {
                     return Err(EngineError::NoSpace { op: "write shards", path: "shards".into() });
                 }
@@ -167,7 +167,7 @@ impl DataWriter {
                 }
             };
             let need = (codec.data_shards() + 1).min(total);
-            if durable < need {
+            if durable < need || !commit_possible(&inner) {
                 remove_all(&inner.zones, &id, total);
                 if shards.no_space {
                     return Err(EngineError::NoSpace { op: "write shards", path: "shards".into() });
@@ -183,6 +183,13 @@ impl DataWriter {
         let DataWriter { _active, .. } = self;
         Ok(FinishedData { chunk, inline: None, active: _active })
     }
+}
+
+/// Whether enough zones are usable for the metadata commit to be
+/// acknowledged; a write whose zones failed under it stops as soon as it is
+/// not, with the error of its cause (space or I/O).
+fn commit_possible(inner: &Inner) -> bool {
+    inner.usable_zones().iter().filter(|u| **u).count() >= crate::meta::WRITE_QUORUM
 }
 
 /// Operations that store a finished chunk's data reference.
@@ -223,7 +230,7 @@ pub(crate) fn etag_eq(a: &str, b: &str) -> bool {
 async fn commit_data<T: Send + 'static>(
     inner: &Arc<Inner>,
     data: FinishedData,
-    build: impl FnOnce(&rocksdb::DB, &FinishedData) -> Result<(Vec<Op>, T)> + Send + 'static,
+    mut build: impl FnMut(&rocksdb::DB, &FinishedData) -> Result<(Vec<Op>, T)> + Send + 'static,
 ) -> Result<T> {
     let inner2 = inner.clone();
     let res = blocking(move || {
@@ -286,9 +293,9 @@ impl ObjectWriter {
             check_condition(&cond, current.as_ref(), &bucket, &key)?;
             let rec = ObjectRecord {
                 size_bytes: f.chunk.size_bytes,
-                etag,
+                etag: etag.clone(),
                 last_modified_ms: now_ms(),
-                attrs,
+                attrs: attrs.clone(),
                 part_sizes: Vec::new(),
                 chunks: vec![f.chunk],
                 version: crate::versions::new_version(versioning, false),
@@ -358,8 +365,13 @@ impl PartWriter {
                 free_chunk_ops(&old.chunk, &mut ops);
             }
             store_chunk_ops(f, &mut ops);
-            let rec =
-                PartRecord { size_bytes: f.chunk.size_bytes, etag, last_modified_ms: now_ms(), attrs, chunk: f.chunk };
+            let rec = PartRecord {
+                size_bytes: f.chunk.size_bytes,
+                etag: etag.clone(),
+                last_modified_ms: now_ms(),
+                attrs: attrs.clone(),
+                chunk: f.chunk,
+            };
             ops.push(Op::Put(CF_PARTS, pk, rec.encode()));
             Ok((
                 ops,

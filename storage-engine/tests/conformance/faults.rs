@@ -240,6 +240,107 @@ async fn full_disk_in_one_zone_degrades_and_heals() {
     assert_eq!(get(&e, "b", "k2").await, data(2, 3 * STRIPE));
 }
 
+/// Writes `body` in stripe-sized pieces; zone `fault.0` starts failing after `after` of them.
+async fn put_failing_midway(e: &Engine, key: &str, body: &[u8], after: usize, fault: (usize, InjectedFault)) {
+    let mut w = e.object_writer("b", key).await.expect("writer");
+    for (n, piece) in body.chunks(STRIPE).enumerate() {
+        if n == after {
+            e.fault_inject(fault.0, fault.1);
+        }
+        w.write(Bytes::copy_from_slice(piece)).await.expect("write goes on while one zone fails");
+    }
+    if after >= body.len().div_ceil(STRIPE) {
+        // After the last block: the zone fails at fsync time.
+        e.fault_inject(fault.0, fault.1);
+    }
+    w.commit("\"e\"".into(), vec![], CommitCondition::None).await.expect("commit with one zone failing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_failing_during_a_write_moves_its_shards() {
+    // (zone, fault, stripes written before it fails): mid-write EIO, mid-write
+    // ENOSPC, and a failure after the last block (the fsync fails).
+    let cases = [(1, InjectedFault::IoError, 3), (0, InjectedFault::NoSpace, 5), (2, InjectedFault::IoError, 8)];
+    for (zone, fault, after) in cases {
+        let c = Cluster::new();
+        let e = c.open().await;
+        e.create_bucket("b", vec![]).await.expect("bucket");
+        let body = data(zone as u64 + 7, 8 * STRIPE);
+        put_failing_midway(&e, "k", &body, after, (zone, fault)).await;
+        assert_eq!(e.stats().zones[zone].state, ZoneState::Missing, "zone {zone} taken out of service");
+        assert_eq!(c.shard_files(zone).len(), 0, "no shard left in the failed zone");
+        let others: Vec<usize> = (0..3).filter(|z| *z != zone).map(|z| c.shard_files(z).len()).collect();
+        assert_eq!(others, vec![3, 3], "all six shards written, spread over the two other zones");
+        assert_eq!(c.tmp_files(), 0);
+        assert_eq!(get(&e, "b", "k").await, body);
+        // Every shard is whole, though two are away from home.
+        let r = e.verify_object("b", "k", false).await.expect("verify");
+        assert_eq!(r.unrecoverable, 0);
+
+        // Once the zone is back, a heal moves the shards home, and then any
+        // other zone may be lost.
+        e.fault_inject(zone, InjectedFault::None);
+        let r = e.heal_all(true, None).await.expect("heal");
+        assert_eq!((r.unrecoverable, r.shards_repaired), (0, 2), "the two moved shards go home");
+        assert!((0..3).all(|z| c.shard_files(z).len() == 2), "home placement restored");
+        let lose = (zone + 1) % 3;
+        e.shutdown().await.expect("shutdown");
+        drop(e);
+        c.lose_zone(lose);
+        let e = c.open().await;
+        assert_eq!(get(&e, "b", "k").await, body, "read with zone {lose} lost after zone {zone} came back");
+        e.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_metadata_replica_is_left_for_the_next() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    let objects = populate(&e).await;
+    e.shutdown().await.expect("shutdown");
+    drop(e);
+    // Opening again moves the commits from the WAL into table files.
+    let e = c.open().await;
+    e.shutdown().await.expect("shutdown");
+    drop(e);
+
+    let e = c.open().await;
+    // Zone 0's replica (the one read first) goes bad under the running
+    // engine: the front of every table file, where its data blocks are, is
+    // overwritten in place.
+    let tables: Vec<std::path::PathBuf> = std::fs::read_dir(c.zone_dir(0).join("meta"))
+        .expect("meta dir")
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .collect();
+    assert!(!tables.is_empty(), "the replica has table files");
+    for t in &tables {
+        let len = std::fs::metadata(t).expect("stat").len();
+        let f = std::fs::OpenOptions::new().write(true).open(t).expect("open table");
+        std::os::unix::fs::FileExt::write_all_at(&f, &vec![0xA5; (len / 3) as usize], 0).expect("corrupt");
+    }
+    // Every read and write still answers, from the other replicas.
+    check_all(&e, &objects).await;
+    put(&e, "b", "after", b"written after the replica failed").await;
+    assert_eq!(e.stats().zones[0].state, ZoneState::Missing, "the zone of the bad replica is out of service");
+    assert!(!e.stats().zones[0].metadata_fresh);
+    // A heal rebuilds the replica from a good one.
+    let r = e.heal_all(true, None).await.expect("heal");
+    assert_eq!(r.unrecoverable, 0);
+    assert!(e.stats().zones.iter().all(|z| z.state == ZoneState::Online && z.metadata_fresh));
+    e.shutdown().await.expect("shutdown");
+    drop(e);
+    // The rebuilt replica is whole: zone 1 may go.
+    c.lose_zone(1);
+    let e = c.open().await;
+    for (k, body) in &objects {
+        assert_eq!(&get(&e, "b", k).await, body, "object {k}");
+    }
+    assert_eq!(get(&e, "b", "after").await, b"written after the replica failed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_or_misplaced_zone_dirs_are_refused() {
     let c = Cluster::new();
