@@ -67,8 +67,10 @@ async fn serve(config: Arc<Config>) -> Result<(), String> {
     let deadline = std::time::Instant::now()
         + std::time::Duration::from_millis(config.shutdown_grace_ms)
         + std::time::Duration::from_secs(30);
+    let mut engine_config = EngineConfig::new(&config.data_dir);
+    engine_config.heal_bytes_per_sec = config.heal_bytes_per_sec;
     let engine = loop {
-        match Engine::open(EngineConfig::new(&config.data_dir)).await {
+        match Engine::open(engine_config.clone()).await {
             Ok(engine) => break engine,
             Err(e) if handover && std::time::Instant::now() < deadline => {
                 tracing::debug!(error = %e, "waiting for the previous process to release the data directory");

@@ -178,7 +178,7 @@ impl Metrics {
     /// Refreshes the storage gauges and renders the exposition text.
     pub fn render(&self, engine: &Engine, ops: &Ops) -> String {
         let stats = engine.stats();
-        self.degraded_objects.set(stats.pending_heal as i64);
+        self.degraded_objects.set(stats.degraded_objects() as i64);
         advance(&self.shards_repaired, &self.shards_repaired_seen, stats.shards_repaired);
         advance(&self.degraded_reads, &self.degraded_reads_seen, stats.degraded_reads);
         for z in &stats.zones {

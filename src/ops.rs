@@ -92,6 +92,9 @@ impl ScrubProgress {
 struct SavedState {
     last: Option<PassResult>,
     in_progress: Option<ScrubProgress>,
+    /// Paused by `scrub pause`: stays paused across restarts until `scrub start`.
+    #[serde(default)]
+    paused: bool,
 }
 
 impl SavedState {
@@ -102,7 +105,7 @@ impl SavedState {
         }
         // The first format held only the last finished pass.
         match serde_json::from_slice::<PassResult>(&bytes) {
-            Ok(last) => SavedState { last: Some(last), in_progress: None },
+            Ok(last) => SavedState { last: Some(last), in_progress: None, paused: false },
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %err, "unreadable scrub state; starting afresh");
                 SavedState::default()
@@ -146,7 +149,7 @@ impl Ops {
                 progress: saved.in_progress,
                 ..Default::default()
             }),
-            paused: AtomicBool::new(false),
+            paused: AtomicBool::new(saved.paused),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -155,6 +158,15 @@ impl Ops {
         let mut s = self.scrub.lock().map(|s| s.clone()).unwrap_or_default();
         s.paused = self.paused.load(Ordering::SeqCst);
         s
+    }
+
+    /// Pauses or resumes scrubbing; the choice is saved with the scrub state.
+    fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+        self.update_scrub(true, |_| {});
+        if !paused {
+            self.wake.notify_one();
+        }
     }
 
     fn progress(&self) -> Option<ScrubProgress> {
@@ -166,7 +178,11 @@ impl Ops {
         let saved = match self.scrub.lock() {
             Ok(mut s) => {
                 f(&mut s);
-                SavedState { last: s.last.clone(), in_progress: s.progress.clone() }
+                SavedState {
+                    last: s.last.clone(),
+                    in_progress: s.progress.clone(),
+                    paused: self.paused.load(Ordering::SeqCst),
+                }
             }
             Err(_) => return,
         };
@@ -447,7 +463,7 @@ fn status_json(state: &AppState) -> serde_json::Value {
         "objects": stats.stored.objects,
         "object_versions": stats.stored.versions,
         "bytes_stored": stats.stored.bytes,
-        "degraded_objects": stats.pending_heal,
+        "degraded_objects": stats.degraded_objects(),
         "heal_queue": stats.pending_heal,
         "degraded_reads": stats.degraded_reads,
         "shards_repaired": stats.shards_repaired,
@@ -491,12 +507,11 @@ pub async fn serve_admin_api(state: Arc<AppState>, req: Request<Incoming>) -> Re
             }
         }
         (Method::POST, "/admin/v1/scrub/start") => {
-            state.ops.paused.store(false, Ordering::SeqCst);
-            state.ops.wake.notify_one();
+            state.ops.set_paused(false);
             json_response(StatusCode::ACCEPTED, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }
         (Method::POST, "/admin/v1/scrub/pause") => {
-            state.ops.paused.store(true, Ordering::SeqCst);
+            state.ops.set_paused(true);
             json_response(StatusCode::OK, &serde_json::to_value(state.ops.scrub_snapshot()).unwrap_or_default())
         }
         (Method::GET, "/admin/v1/public-access-block") => json_response(

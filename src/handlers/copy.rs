@@ -137,6 +137,7 @@ pub async fn handle_copy_object(ctx: &RequestContext<'_>) -> Result<Response<Bod
     }
     // The copy is encrypted as its own request (or the target bucket's default) says, never as the source.
     let keys = plan_write(ctx)?;
+    crate::ops::check_free_space(ctx.state, src_info.size_bytes)?;
     let mut reader = source.read(ctx, src_keys.as_ref(), (0, src_info.size_bytes)).await?;
     let (src_stored, src_attrs) = (&source.stored, &source.attrs);
     let mut attrs = if replace {

@@ -243,6 +243,7 @@ pub async fn handle_upload_part_copy(ctx: &RequestContext<'_>) -> Result<Respons
     check_copy_source_conditions(ctx, &src)?;
     let range =
         copy_source_range(ctx.header("x-amz-copy-source-range"), src.size_bytes)?.unwrap_or((0, src.size_bytes));
+    crate::ops::check_free_space(ctx.state, range.1.saturating_sub(range.0))?;
     let mut reader = source.read(ctx, src_keys.as_ref(), range).await?;
     let mut hasher = upload_attrs.checksum.map(|(alg, _)| alg.hasher());
     let mut md5 = md5::Md5::new();

@@ -153,6 +153,9 @@ async fn crash_loop(cycles: usize) {
         let mut server = Server::start_in(dir.path(), opts.clone()).await;
         let checked = verify(&server, &bucket, &mut state.lock().expect("state")).await;
         checked_total += checked;
+        // Nothing the crash left behind is beyond repair (`heal_wait` checks
+        // `unrecoverable` is 0 and the exit code).
+        heal_wait(&server);
         let stop = Arc::new(AtomicBool::new(false));
         let tasks: Vec<_> = (0..WRITERS)
             .map(|w| {

@@ -84,6 +84,18 @@ async fn full_zones_on_real_small_filesystems() {
         let got = out.body.collect().await.expect("body").into_bytes();
         assert!(got[..] == body[..], "refused {key} is visible but not whole");
     }
+    // A copy is checked for room before it reads its source.
+    let copy = s3
+        .copy_object()
+        .bucket(&bucket)
+        .key("copy-when-full")
+        .copy_source(format!("{bucket}/{}", stored[0].0))
+        .send()
+        .await
+        .expect_err("copy refused once two zones are unusable");
+    assert_eq!(copy.raw_response().map(|r| r.status().as_u16()), Some(507), "{copy:?}");
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&copy), Some("InsufficientStorage"));
+    assert!(s3.head_object().bucket(&bucket).key("copy-when-full").send().await.is_err());
     // Everything acknowledged still reads back.
     for (key, body) in &stored {
         let out = s3.get_object().bucket(&bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {key}: {e:?}"));

@@ -1,6 +1,7 @@
 //! A scrub pass survives a crash and a pause: its cursor is saved after every
 //! batch, a restarted server resumes the pass where it stood (no object is
-//! counted twice), and `scrub pause` / `scrub start` stop and resume it.
+//! counted twice), and `scrub pause` / `scrub start` stop and resume it (a
+//! pause outlasts a restart).
 
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ async fn scrub_resumes_after_sigkill_and_pause() {
     server.kill_hard();
 
     // The restarted server resumes the pass at once from the saved cursor.
-    let server = Server::start_in(dir.path(), scrub_options()).await;
+    let mut server = Server::start_in(dir.path(), scrub_options()).await;
     let resumed = admin_json(&server, "GET", "/admin/v1/scrub/status").await;
     assert!(checked(&resumed) >= done_before, "progress kept across the crash: {before} then {resumed}");
     assert!(resumed["progress"]["table"] == 0, "still walking the objects: {resumed}");
@@ -66,6 +67,14 @@ async fn scrub_resumes_after_sigkill_and_pause() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let still = admin_json(&server, "GET", "/admin/v1/scrub/status").await;
     assert_eq!(checked(&still), checked(&paused), "no progress while paused: {still}");
+    // A pause outlasts a restart.
+    server.kill_hard();
+    let server = Server::start_in(dir.path(), scrub_options()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_restart = admin_json(&server, "GET", "/admin/v1/scrub/status").await;
+    assert_eq!(after_restart["paused"], true, "still paused after a restart: {after_restart}");
+    assert_eq!(after_restart["running"], false, "{after_restart}");
+    assert_eq!(checked(&after_restart), checked(&paused), "no progress while paused: {after_restart}");
     let (code, _, out) = cli(&server, &["scrub", "start"]);
     assert_eq!(code, 0, "{out}");
 
