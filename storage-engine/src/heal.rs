@@ -325,7 +325,7 @@ impl Engine {
             }
         }
         let whole = start == HealCursor::default();
-        let mut throttle = Some(Throttle::new(max_bytes_per_sec));
+        let mut throttle = Throttle::new(max_bytes_per_sec);
         let mut report = HealReport::default();
         let mut cursor = start;
         while let Some(&cf_name) = HEAL_TABLES.get(cursor.table) {
@@ -334,7 +334,7 @@ impl Engine {
             }
             let inner = self.inner.clone();
             let a = cursor.after.clone();
-            let mut t = throttle.take().unwrap_or_else(|| Throttle::new(max_bytes_per_sec));
+            let mut t = throttle;
             let (batch_report, last, more, t) = blocking(move || {
                 let batch = scan_batch(&inner, cf_name, a)?;
                 let more = batch.len() >= SCAN_BATCH;
@@ -347,7 +347,7 @@ impl Engine {
                 Ok((r, last, more, t))
             })
             .await?;
-            throttle = Some(t);
+            throttle = t;
             report.add(&batch_report);
             cursor = match last {
                 Some(l) if more => HealCursor { table: cursor.table, after: Some(l) },

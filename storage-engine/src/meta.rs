@@ -198,14 +198,21 @@ impl Meta {
     /// A fresh replica to read from (reads that should survive a failing
     /// replica go through `read`).
     pub fn reader(&self) -> Result<Arc<DB>> {
+        self.first_fresh().map(|(_, db, _)| db)
+    }
+
+    /// The first fresh replica: its zone, the database, and how many fresh
+    /// replicas there are.
+    fn first_fresh(&self) -> Result<(usize, Arc<DB>, usize)> {
         let slots = self.slots_read();
         if slots.iter().all(|s| s.db.is_none()) {
             return Err(shut_down());
         }
+        let fresh = slots.iter().filter(|s| s.fresh && s.db.is_some()).count();
         slots
             .iter()
-            .find(|s| s.fresh)
-            .and_then(|s| s.db.clone())
+            .enumerate()
+            .find_map(|(z, s)| s.db.clone().filter(|_| s.fresh).map(|db| (z, db, fresh)))
             .ok_or(EngineError::InsufficientZones { available: 0, needed: 1 })
     }
 
@@ -216,22 +223,10 @@ impl Meta {
     /// replica is whole. The last fresh replica is never given up this way.
     pub fn read<T>(&self, zones: &[Zone], mut f: impl FnMut(&DB) -> Result<T>) -> Result<T> {
         loop {
-            let (zone, db) = {
-                let slots = self.slots_read();
-                if slots.iter().all(|s| s.db.is_none()) {
-                    return Err(shut_down());
-                }
-                let fresh = slots.iter().filter(|s| s.fresh && s.db.is_some()).count();
-                let first =
-                    slots.iter().enumerate().find_map(|(z, s)| s.db.clone().filter(|_| s.fresh).map(|db| (z, db)));
-                match first {
-                    Some((z, db)) => ((fresh > 1).then_some(z), db),
-                    None => return Err(EngineError::InsufficientZones { available: 0, needed: 1 }),
-                }
-            };
-            match (f(&db), zone) {
-                (Err(e), Some(z)) if replica_unreadable(&e) => self.replica_failed(zones, z, &e),
-                (r, _) => return r,
+            let (zone, db, fresh) = self.first_fresh()?;
+            match f(&db) {
+                Err(e) if fresh > 1 && replica_unreadable(&e) => self.replica_failed(zones, zone, &e),
+                r => return r,
             }
         }
     }
