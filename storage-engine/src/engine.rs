@@ -34,6 +34,7 @@ pub(crate) struct Counters {
     pub blocks_reconstructed: AtomicU64,
     pub shards_repaired: AtomicU64,
     pub orphans_collected: AtomicU64,
+    pub orphan_passes: AtomicU64,
 }
 
 /// Shared state behind every `Engine` clone.
@@ -208,6 +209,8 @@ pub struct EngineStats {
     /// Shard files rewritten by verify/heal.
     pub shards_repaired: u64,
     pub orphans_collected: u64,
+    /// Orphan collections finished (the first starts right after open).
+    pub orphan_passes: u64,
     /// Chunks reported damaged by reads and not yet healed.
     pub pending_heal: usize,
     pub commit_seq: u64,
@@ -466,6 +469,7 @@ impl Engine {
             blocks_reconstructed: i.counters.blocks_reconstructed.load(Ordering::Relaxed),
             shards_repaired: i.counters.shards_repaired.load(Ordering::Relaxed),
             orphans_collected: i.counters.orphans_collected.load(Ordering::Relaxed),
+            orphan_passes: i.counters.orphan_passes.load(Ordering::Relaxed),
             pending_heal: lock(&i.heal_queue).len(),
             commit_seq: i.meta.seq(),
             stored: i.meta.stored(),

@@ -69,59 +69,84 @@ pub(crate) fn gc_pass_blocking(inner: &Inner) -> Result<usize> {
     Ok(n)
 }
 
-/// Removes temp files and shard files that nothing refers to. Returns the count.
+/// Removes temp files and shard files that nothing refers to. Returns the
+/// count. Streams the directories (memory does not grow with the number of
+/// files) and stops early when the engine shuts down.
 pub(crate) fn collect_orphans_blocking(inner: &Inner) -> Result<u64> {
-    let mut candidates = Vec::new();
-    for zone in inner.zones.iter().filter(|z| z.usable()) {
-        if let Ok(entries) = std::fs::read_dir(zone.tmp_dir()) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if let Some(id) = data_id_of_file_name(&name) {
-                    candidates.push((id, e.path(), true));
-                }
-            }
-        }
-        let Ok(subdirs) = std::fs::read_dir(zone.shards_dir()) else { continue };
-        for sub in subdirs.flatten() {
-            let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().to_string();
-                match data_id_of_file_name(&name) {
-                    Some(id) => candidates.push((id, f.path(), false)),
-                    None => tracing::warn!(path = %f.path().display(), "unexpected file in shard directory left alone"),
-                }
-            }
-        }
-    }
     let mut removed = 0u64;
-    for (id, path, is_tmp) in candidates {
-        // In-flight first, then references (see module docs).
-        if lock(&inner.active).contains(&id) {
-            continue;
-        }
-        if !is_tmp {
-            let kept = inner.meta.read(&inner.zones, |db| {
-                let referenced = db.get_cf(cf(db, CF_REFS)?, id.0).map_err(|e| db_err("read refs", e))?.is_some();
-                let queued = db.get_cf(cf(db, CF_GC)?, id.0).map_err(|e| db_err("read GC queue", e))?.is_some();
-                Ok(referenced || queued)
-            })?;
-            if kept {
-                continue;
+    let result = (|| {
+        for zone in inner.zones.iter().filter(|z| z.usable()) {
+            if let Ok(entries) = std::fs::read_dir(zone.tmp_dir()) {
+                for e in entries.flatten() {
+                    if let Some(id) = data_id_of_file_name(&e.file_name().to_string_lossy()) {
+                        removed += u64::from(remove_if_orphan(inner, &id, &e.path(), true)?);
+                    }
+                }
+            }
+            let Ok(subdirs) = std::fs::read_dir(zone.shards_dir()) else { continue };
+            for sub in subdirs.flatten() {
+                if inner.shutting_down.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
+                for f in files.flatten() {
+                    match data_id_of_file_name(&f.file_name().to_string_lossy()) {
+                        Some(id) => removed += u64::from(remove_if_orphan(inner, &id, &f.path(), false)?),
+                        None => {
+                            tracing::warn!(path = %f.path().display(), "unexpected file in shard directory left alone")
+                        }
+                    }
+                }
             }
         }
-        if std::fs::remove_file(&path).is_ok() {
-            tracing::info!(path = %path.display(), "orphan removed");
-            removed += 1;
+        Ok(())
+    })();
+    inner.counters.orphans_collected.fetch_add(removed, Ordering::Relaxed);
+    inner.counters.orphan_passes.fetch_add(1, Ordering::Release);
+    result.map(|()| removed)
+}
+
+/// Removes one file if its data id is neither in flight nor (for a shard
+/// file) referenced or queued; true if it was removed.
+fn remove_if_orphan(inner: &Inner, id: &DataId, path: &std::path::Path, is_tmp: bool) -> Result<bool> {
+    // In flight first, then references (see module docs).
+    if lock(&inner.active).contains(id) {
+        return Ok(false);
+    }
+    if !is_tmp {
+        let kept = inner.meta.read(&inner.zones, |db| {
+            if db.get_pinned_cf(cf(db, CF_REFS)?, id.0).map_err(|e| db_err("read refs", e))?.is_some() {
+                return Ok(true);
+            }
+            Ok(db.get_pinned_cf(cf(db, CF_GC)?, id.0).map_err(|e| db_err("read GC queue", e))?.is_some())
+        })?;
+        if kept {
+            return Ok(false);
         }
     }
-    inner.counters.orphans_collected.fetch_add(removed, Ordering::Relaxed);
-    Ok(removed)
+    if std::fs::remove_file(path).is_ok() {
+        tracing::info!(path = %path.display(), "orphan removed");
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// Background maintenance: GC after frees and unpins, and healing of zones
 /// recreated at open. Holds the engine only while working, so dropping every
 /// `Engine` closes it.
 pub(crate) async fn background(weak: Weak<Inner>, notify: Arc<tokio::sync::Notify>, mut heal_pending: bool) {
+    // Files left by writes a crash interrupted: collected once, after the
+    // engine is open, so that start-up does not wait on a walk over every
+    // shard file.
+    if let Some(inner) = weak.upgrade() {
+        let orphan_inner = inner.clone();
+        drop(inner);
+        match blocking(move || collect_orphans_blocking(&orphan_inner)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "orphan files left by interrupted writes removed"),
+            Err(e) => tracing::warn!(error = %e, "orphan collection after open failed"),
+        }
+    }
     loop {
         {
             let Some(inner) = weak.upgrade() else { return };

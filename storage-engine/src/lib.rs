@@ -11,7 +11,8 @@
 //! 1. A write is acknowledged only after at least k+1 shard files are fsynced
 //!    under their final names and one metadata batch (synced WAL) is applied
 //!    to at least two of the three metadata replicas. That batch is the
-//!    commit point; a crash before it leaves only orphans, collected at open.
+//!    commit point; a crash before it leaves only orphans, collected in the
+//!    background right after the next open.
 //! 2. Every shard block carries a CRC32C verified on every read; a stripe is
 //!    readable from any k good blocks and damaged chunks are queued for healing.
 //! 3. Data dropped by a commit (overwrite, delete, part re-upload, abort) is

@@ -41,6 +41,36 @@ fn remove_rebuild_leftovers(zone: &Zone) {
     }
 }
 
+/// Opens a zone's metadata replica with its commit sequence; `None` when the
+/// zone has none (new or emptied) or it is unreadable (it is then rebuilt),
+/// an error when another process holds it.
+fn open_replica(zone: &Zone, marked: bool) -> Result<Option<(rocksdb::DB, u64)>> {
+    if !marked {
+        return Ok(None);
+    }
+    remove_rebuild_leftovers(zone);
+    if !zone.meta_dir().join("CURRENT").exists() {
+        return Ok(None);
+    }
+    match open_db(&zone.meta_dir()).and_then(|db| read_seq(&db).map(|s| (db, s))) {
+        Ok(pair) => Ok(Some(pair)),
+        Err(EngineError::Metadata { message, .. }) if is_lock_error(&message) => Err(EngineError::Metadata {
+            op: "open metadata replica",
+            message: format!("{} is in use by another process ({message})", zone.meta_dir().display()),
+        }),
+        Err(e) => {
+            tracing::error!(zone = zone.index, error = %e, "metadata replica unreadable; it will be rebuilt");
+            Ok(None)
+        }
+    }
+}
+
+/// RocksDB's answer when another process (or another engine in this one)
+/// holds a database's LOCK file.
+fn is_lock_error(message: &str) -> bool {
+    message.contains("While lock file") || message.contains("lock hold by current process")
+}
+
 pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     validate(&config)?;
     let mut found = Vec::with_capacity(ZONE_COUNT);
@@ -73,24 +103,32 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     let zones: Vec<Zone> =
         config.zone_dirs.iter().enumerate().map(|(i, d)| Zone::new(i, d.clone(), ZoneState::Online)).collect();
 
-    // Open the replicas that survived.
+    // Open the replicas that survived, side by side (each replays its own WAL).
+    let opened: Vec<Result<Option<(rocksdb::DB, u64)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = zones
+            .iter()
+            .map(|zone| {
+                let marked = matches!(found[zone.index], Found::Marked { .. });
+                s.spawn(move || open_replica(zone, marked))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(EngineError::Metadata {
+                        op: "open metadata replica",
+                        message: "the opening thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    // A replica held by another process (a predecessor still shutting down)
+    // fails the open as a whole, closing the others, so that it can be retried.
     let mut dbs = Vec::with_capacity(ZONE_COUNT);
-    for (i, zone) in zones.iter().enumerate() {
-        let marked = matches!(found[i], Found::Marked { .. });
-        if marked {
-            remove_rebuild_leftovers(zone);
-        }
-        if marked && zone.meta_dir().join("CURRENT").exists() {
-            match open_db(&zone.meta_dir()).and_then(|db| read_seq(&db).map(|s| (db, s))) {
-                Ok(pair) => dbs.push(Some(pair)),
-                Err(e) => {
-                    tracing::error!(zone = i, error = %e, "metadata replica unreadable; it will be rebuilt");
-                    dbs.push(None);
-                }
-            }
-        } else {
-            dbs.push(None);
-        }
+    for r in opened {
+        dbs.push(r?);
     }
     let survivors = dbs.iter().filter(|d| d.is_some()).count();
     if existing.is_some() && survivors < WRITE_QUORUM {
@@ -134,10 +172,7 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
         shutting_down: AtomicBool::new(false),
         background: Mutex::new(None),
     };
-    let removed = crate::gc::collect_orphans_blocking(&inner)?;
-    if removed > 0 {
-        tracing::info!(removed, "orphan shard files removed at open");
-    }
-    crate::gc::gc_pass_blocking(&inner)?;
+    // Orphan collection and the GC queue are worked off in the background
+    // (`gc::background`), after the engine is serving.
     Ok(inner)
 }

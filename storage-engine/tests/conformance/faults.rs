@@ -115,10 +115,21 @@ async fn corrupt_any_shard_is_detected_and_repaired() {
     assert_eq!(r.unrecoverable, 1);
 }
 
+async fn wait_orphan_pass(e: &Engine) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while e.stats().orphan_passes == 0 {
+        assert!(std::time::Instant::now() < deadline, "no orphan collection after open");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_shard_write_and_commit() {
     let c = Cluster::new();
     let e = c.open().await;
+    // The orphan collection that follows an open would take the "crashed"
+    // write's files at once: let it finish first.
+    wait_orphan_pass(&e).await;
     e.create_bucket("b", vec![]).await.expect("bucket");
     put(&e, "b", "kept", &data(1, 2 * STRIPE)).await;
     let mut w = e.object_writer("b", "lost").await.expect("writer");
@@ -129,10 +140,12 @@ async fn crash_between_shard_write_and_commit() {
     e.shutdown().await.expect("shutdown");
     drop(e);
 
-    // The open after the "crash" collects the orphans.
+    // The open after the "crash" collects the orphans, in the background.
     let e = c.open().await;
-    assert_eq!(c.all_shard_files().len(), 6);
     assert!(matches!(e.head_object("b", "lost").await, Err(EngineError::NoSuchKey { .. })));
+    wait_orphan_pass(&e).await;
+    assert_eq!(e.stats().orphans_collected, 6);
+    assert_eq!(c.all_shard_files().len(), 6);
     assert_eq!(get(&e, "b", "kept").await, data(1, 2 * STRIPE));
 
     // And collect_orphans does the same at run time.
@@ -142,6 +155,33 @@ async fn crash_between_shard_write_and_commit() {
     assert_eq!(e.collect_orphans().await.expect("collect"), 6);
     assert_eq!(c.all_shard_files().len(), 6);
     assert_eq!(get(&e, "b", "kept").await, data(1, 2 * STRIPE));
+}
+
+/// A second engine on a data directory in use fails to open with a clear
+/// error (so a handover successor retries), and leaves the first one working
+/// and its replicas untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_in_use_is_refused() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    put(&e, "b", "k", &data(5, 3 * STRIPE)).await;
+    match Engine::open(c.config()).await {
+        Err(EngineError::Metadata { message, .. }) => {
+            assert!(message.contains("in use by another process"), "{message}")
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a second engine opened a data directory in use"),
+    }
+    assert_eq!(get(&e, "b", "k").await, data(5, 3 * STRIPE));
+    put(&e, "b", "k2", &data(6, 10)).await;
+    assert!(e.stats().zones.iter().all(|z| z.metadata_fresh && z.state == ZoneState::Online));
+    e.shutdown().await.expect("shutdown");
+    drop(e);
+    let e = c.open().await;
+    assert_eq!(get(&e, "b", "k2").await, data(6, 10));
+    assert!(e.stats().zones.iter().all(|z| z.metadata_fresh));
+    e.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

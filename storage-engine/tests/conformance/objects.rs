@@ -248,5 +248,6 @@ async fn attribute_compare_and_swap() {
     assert_eq!(e.head_object("b", "k").await.expect("head").attrs, b"new");
     assert_eq!(get(&e, "b", "k").await, data);
     assert_eq!(e.collect_orphans().await.expect("orphans"), 0);
+    assert_eq!(e.stats().orphans_collected, 0, "nor did the collection after open remove anything");
     e.shutdown().await.expect("shutdown");
 }
