@@ -14,6 +14,11 @@ use storage_engine::EngineError;
 
 use super::blocks::{self, BlockCipher, BlockPlace, BLOCK_PLAIN, BLOCK_STORED};
 
+/// Most blocks decrypted into one piece of the response body (1 MiB of
+/// plaintext, like the engine's stripes): large pieces keep the writes to
+/// the socket large.
+const RUN_BLOCKS: u64 = 16;
+
 /// A stream of object bytes as the engine's reader yields them.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send>>;
 
@@ -147,18 +152,15 @@ struct Opener {
     segments: Vec<Segment>,
     seg: usize,
     block: u64,
-    buf: BytesMut,
+    /// The rest of the engine's current piece, decrypted where it lies.
+    piece: BytesMut,
+    /// The start of a block that straddles two pieces (only such a block is copied).
+    carry: BytesMut,
     start: u64,
     end: u64,
 }
 
 impl Opener {
-    /// Where the next block starts in plaintext, and its stored length.
-    fn current(&self) -> Option<(Segment, u64)> {
-        let s = *self.segments.get(self.seg)?;
-        Some((s, BLOCK_STORED.min(s.stored_len - self.block * BLOCK_STORED)))
-    }
-
     fn advance(&mut self) {
         self.block += 1;
         if let Some(s) = self.segments.get(self.seg) {
@@ -169,34 +171,66 @@ impl Opener {
         }
     }
 
-    /// Decrypts the next block once enough stored bytes are buffered.
-    fn next_block(&mut self) -> Option<Result<Bytes, EngineError>> {
+    /// Stored length of block `index` of segment `s`.
+    fn stored_len(s: &Segment, index: u64) -> usize {
+        BLOCK_STORED.min(s.stored_len - index * BLOCK_STORED) as usize
+    }
+
+    /// The next run of whole stored blocks of one segment, once the pieces
+    /// received hold at least one: a block straddling two pieces (copied
+    /// into `carry`), else as many blocks as the current piece holds (at
+    /// most [`RUN_BLOCKS`]), where they lie.
+    fn take_run(&mut self, s: &Segment) -> Option<(BytesMut, u64)> {
+        let first = Self::stored_len(s, self.block);
+        if !self.carry.is_empty() || self.piece.len() < first {
+            let take = (first - self.carry.len()).min(self.piece.len());
+            self.carry.extend_from_slice(&self.piece.split_to(take));
+            return (self.carry.len() == first).then(|| (std::mem::take(&mut self.carry), 1));
+        }
+        let (mut count, mut stored) = (0u64, 0usize);
+        while self.block + count < s.blocks() && count < RUN_BLOCKS {
+            let len = Self::stored_len(s, self.block + count);
+            if stored + len > self.piece.len() {
+                break;
+            }
+            stored += len;
+            count += 1;
+        }
+        Some((self.piece.split_to(stored), count))
+    }
+
+    /// Decrypts the next run of blocks once enough stored bytes are
+    /// buffered: their plaintext end to end, trimmed to the range.
+    fn next_run(&mut self) -> Option<Result<Bytes, EngineError>> {
         // An empty part has no blocks.
         while self.segments.get(self.seg).is_some_and(|s| s.blocks() == 0) {
             self.seg += 1;
             self.block = 0;
         }
-        let (s, stored_len) = self.current()?;
-        if (self.buf.len() as u64) < stored_len {
-            return None;
+        let s = *self.segments.get(self.seg)?;
+        let (mut run, count) = self.take_run(&s)?;
+        let run_start = s.plain_start + self.block * BLOCK_PLAIN;
+        let (mut at, mut plain) = (0usize, 0usize);
+        for _ in 0..count {
+            let len = Self::stored_len(&s, self.block);
+            let place = BlockPlace {
+                object_id: self.object_id,
+                part_number: s.part_number,
+                index: self.block,
+                last: self.block + 1 == s.blocks(),
+            };
+            match self.cipher.open_to(place, &mut run, at..at + len, plain) {
+                Ok(n) => plain += n,
+                Err(_) => return Some(Err(damaged("a block failed authentication (damaged, moved or the wrong key)"))),
+            }
+            at += len;
+            self.advance();
         }
-        let mut block = self.buf.split_to(stored_len as usize);
-        let place = BlockPlace {
-            object_id: self.object_id,
-            part_number: s.part_number,
-            index: self.block,
-            last: self.block + 1 == s.blocks(),
-        };
-        let block_start = s.plain_start + self.block * BLOCK_PLAIN;
-        self.advance();
-        let plain = match self.cipher.open_in_place(place, &mut block) {
-            Ok(r) => r,
-            Err(_) => return Some(Err(damaged("a block failed authentication (damaged, moved or the wrong key)"))),
-        };
-        let n = plain.len() as u64;
-        let from = self.start.saturating_sub(block_start).min(n) as usize;
-        let to = self.end.saturating_sub(block_start).min(n) as usize;
-        Some(Ok(block.freeze().slice(plain.start + from..plain.start + to.max(from))))
+        let n = plain as u64;
+        let from = self.start.saturating_sub(run_start).min(n) as usize;
+        let to = self.end.saturating_sub(run_start).min(n) as usize;
+        run.truncate(to.max(from));
+        Some(Ok(run.freeze().slice(from..)))
     }
 }
 
@@ -224,26 +258,29 @@ pub fn open_range(
         segments: layout.segments.clone(),
         seg,
         block,
-        buf: BytesMut::new(),
+        piece: BytesMut::new(),
+        carry: BytesMut::new(),
         start,
         end,
     };
     let stream = futures::stream::unfold(Some(opener), |state| async move {
         let mut o = state?;
         loop {
-            if let Some(item) = o.next_block() {
+            if let Some(item) = o.next_run() {
                 let stop = item.is_err();
                 return Some((item, if stop { None } else { Some(o) }));
             }
+            if !o.piece.is_empty() {
+                // Blocks are done but stored bytes remain.
+                return Some((Err(damaged("the stored data runs past its last block")), None));
+            }
             match o.inner.next().await {
                 // The engine's pieces are usually uniquely owned: decrypt them where they lie.
-                Some(Ok(piece)) if o.buf.is_empty() => match piece.try_into_mut() {
-                    Ok(owned) => o.buf = owned,
-                    Err(shared) => o.buf.extend_from_slice(&shared),
-                },
-                Some(Ok(piece)) => o.buf.extend_from_slice(&piece),
+                Some(Ok(piece)) => {
+                    o.piece = piece.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+                }
                 Some(Err(e)) => return Some((Err(e), None)),
-                None if o.buf.is_empty() => return None,
+                None if o.carry.is_empty() => return None,
                 None => return Some((Err(damaged("the stored data ends inside a block")), None)),
             }
         }
@@ -277,11 +314,38 @@ mod tests {
         start: u64,
         end: u64,
     ) -> Result<Vec<u8>, EngineError> {
+        // Odd-sized shared pieces, and uniquely owned pieces larger than a
+        // block (as the engine's stripes are): the same plaintext.
+        let small = read_in_pieces(stored, layout, key, id, start, end, 7_777, false);
+        let large = read_in_pieces(stored, layout, key, id, start, end, 3 * BLOCK_STORED as usize + 1_000, true);
+        match (&small, &large) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "piece sizes change the plaintext"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("piece sizes change the outcome: {small:?} vs {large:?}"),
+        }
+        small
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_in_pieces(
+        stored: &[u8],
+        layout: &Layout,
+        key: &[u8; 32],
+        id: [u8; 16],
+        start: u64,
+        end: u64,
+        piece: usize,
+        owned: bool,
+    ) -> Result<Vec<u8>, EngineError> {
         let (from, to) = layout.stored_range(start, end);
         let slice = Bytes::copy_from_slice(&stored[from as usize..to as usize]);
-        // Hand the reader odd-sized pieces, as the engine may.
-        let pieces: Vec<Result<Bytes, EngineError>> =
-            (0..slice.len()).step_by(7_777).map(|i| Ok(slice.slice(i..(i + 7_777).min(slice.len())))).collect();
+        let pieces: Vec<Result<Bytes, EngineError>> = (0..slice.len())
+            .step_by(piece)
+            .map(|i| {
+                let p = slice.slice(i..(i + piece).min(slice.len()));
+                Ok(if owned { Bytes::from(p.to_vec()) } else { p })
+            })
+            .collect();
         let inner: ByteStream = Box::pin(futures::stream::iter(pieces));
         futures::executor::block_on(async {
             let mut s = open_range(inner, key, id, layout, start, end);
