@@ -79,6 +79,25 @@ impl Inner {
         self.meta.mark_stale(zone);
     }
 
+    /// Runs a read on the calling thread when the memtables and the block
+    /// cache can answer it, so hot metadata (bucket records, object heads)
+    /// costs no hop to the blocking pool; `None` when they cannot (`read`
+    /// returned `Ok(None)`) or the replica reported an error, and the caller
+    /// then reads on the blocking pool, with replica failover.
+    pub fn read_in_memory<T>(
+        &self,
+        read: impl FnOnce(&rocksdb::DB, &rocksdb::ReadOptions) -> Result<Option<T>>,
+    ) -> Option<Result<T>> {
+        let db = self.meta.reader().ok()?;
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.set_read_tier(rocksdb::ReadTier::BlockCache);
+        match read(&db, &opts) {
+            Ok(Some(v)) => Some(Ok(v)),
+            Ok(None) | Err(EngineError::Metadata { .. } | EngineError::Io { .. } | EngineError::NoSpace { .. }) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     pub fn commit<T>(&self, build: impl FnMut(&rocksdb::DB) -> Result<(Vec<Op>, T)>) -> Result<T> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(EngineError::Metadata { op: "commit", message: "engine is shut down".into() });
@@ -164,6 +183,47 @@ pub(crate) fn get_bucket_rec(db: &rocksdb::DB, bucket: &str) -> Result<BucketRec
 pub(crate) fn get_object_rec(db: &rocksdb::DB, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
     match db.get_cf(cf(db, CF_OBJECTS)?, keys::object_key(bucket, key)).map_err(|e| db_err("read object", e))? {
         Some(v) => Ok(Some(ObjectRecord::decode(&v)?)),
+        None => Ok(None),
+    }
+}
+
+/// A point read from the memtables and block cache only (`opts` from
+/// [`Inner::read_in_memory`]): `None` when answering needs the disk.
+pub(crate) fn get_cached<'a>(
+    db: &'a rocksdb::DB,
+    opts: &rocksdb::ReadOptions,
+    cf_name: &str,
+    key: &[u8],
+) -> Result<Option<Option<rocksdb::DBPinnableSlice<'a>>>> {
+    match db.get_pinned_cf_opt(cf(db, cf_name)?, key, opts) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == rocksdb::ErrorKind::Incomplete => Ok(None),
+        Err(e) => Err(db_err("read from memory", e)),
+    }
+}
+
+/// [`get_bucket_rec`] from memory only (`None`: needs the disk).
+fn get_bucket_rec_cached(db: &rocksdb::DB, opts: &rocksdb::ReadOptions, bucket: &str) -> Result<Option<BucketRecord>> {
+    match get_cached(db, opts, CF_BUCKETS, &keys::bucket_key(bucket))? {
+        Some(Some(v)) => BucketRecord::decode(&v).map(Some),
+        Some(None) => Err(EngineError::NoSuchBucket { bucket: bucket.to_string() }),
+        None => Ok(None),
+    }
+}
+
+/// [`require_object`] from memory only (`None`: needs the disk).
+pub(crate) fn require_object_cached(
+    db: &rocksdb::DB,
+    opts: &rocksdb::ReadOptions,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectRecord>> {
+    match get_cached(db, opts, CF_OBJECTS, &keys::object_key(bucket, key))? {
+        Some(Some(v)) => ObjectRecord::decode(&v).map(Some),
+        Some(None) => match get_bucket_rec_cached(db, opts, bucket)? {
+            Some(_) => Err(EngineError::NoSuchKey { bucket: bucket.to_string(), key: key.to_string() }),
+            None => Ok(None),
+        },
         None => Ok(None),
     }
 }
@@ -284,6 +344,10 @@ impl Engine {
     }
 
     pub async fn get_bucket(&self, name: &str) -> Result<BucketInfo> {
+        let hot = self.inner.read_in_memory(|db, opts| get_bucket_rec_cached(db, opts, name));
+        if let Some(rec) = hot {
+            return rec.map(|rec| BucketInfo { name: name.to_string(), created_ms: rec.created_ms, attrs: rec.attrs });
+        }
         let inner = self.inner.clone();
         let name = name.to_string();
         blocking(move || {
@@ -366,6 +430,9 @@ impl Engine {
     }
 
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        if let Some(rec) = self.inner.read_in_memory(|db, opts| require_object_cached(db, opts, bucket, key)) {
+            return rec.map(|rec| rec.info(bucket, key));
+        }
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || inner.meta.read(&inner.zones, |db| Ok(require_object(db, &bucket, &key)?.info(&bucket, &key))))

@@ -15,12 +15,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::engine::{blocking, get_object_rec, lock, Inner, PinGuard};
+use crate::engine::{blocking, get_cached, lock, require_object_cached, Inner, PinGuard};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
-use crate::keys::CF_INLINE;
+use crate::keys::{self, CF_INLINE, CF_OBJECTS};
 use crate::meta::{cf, db_err};
-use crate::records::{decode_inline, Chunk, DataId};
+use crate::records::{decode_inline, Chunk, DataId, ObjectRecord};
 use crate::shard_file::{locate, open_checked, read_block, Geometry};
 use crate::types::ObjectInfo;
 use crate::zones::{home_zone, Zone};
@@ -124,6 +124,94 @@ impl std::fmt::Debug for ObjectReader {
     }
 }
 
+/// What one planning attempt of a read found.
+enum Plan {
+    Ready(Box<Planned>),
+    /// The object changed while it was being planned: plan again.
+    Changed,
+    /// An in-memory attempt needs the disk.
+    NeedsDisk,
+}
+
+type Planned = (ObjectInfo, Vec<PlannedChunk>, u64, u64, PinGuard);
+
+/// A point read; `memory` = from the memtables and block cache only, `None`
+/// when that needs the disk.
+fn point_read<'a>(
+    db: &'a rocksdb::DB,
+    memory: Option<&rocksdb::ReadOptions>,
+    cf_name: &str,
+    key: &[u8],
+) -> Result<Option<Option<rocksdb::DBPinnableSlice<'a>>>> {
+    match memory {
+        Some(opts) => get_cached(db, opts, cf_name, key),
+        None => db.get_pinned_cf(cf(db, cf_name)?, key).map(Some).map_err(|e| db_err("read", e)),
+    }
+}
+
+/// One attempt at planning a read: the object's record, its chunks with the
+/// inline data the range touches, and a pin on its shard data, confirmed
+/// against the record once pinned.
+fn plan(
+    inner: &Arc<Inner>,
+    db: &rocksdb::DB,
+    memory: Option<&rocksdb::ReadOptions>,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    range: Option<(u64, u64)>,
+) -> Result<Plan> {
+    let rec = match memory {
+        None => crate::versions::require_version(db, bucket, key, version_id)?,
+        Some(opts) => match require_object_cached(db, opts, bucket, key)? {
+            Some(rec) => rec,
+            None => return Ok(Plan::NeedsDisk),
+        },
+    };
+    let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
+    let pin = PinGuard::new(inner, ids);
+    let (start, end) = match range {
+        Some((s, e)) => (s.min(rec.size_bytes), e.min(rec.size_bytes)),
+        None => (0, rec.size_bytes),
+    };
+    let mut planned = Vec::with_capacity(rec.chunks.len());
+    let mut offset = 0u64;
+    for c in &rec.chunks {
+        let touches = offset < end && offset + c.size_bytes > start;
+        let inline = if !c.is_erasure() && touches {
+            match point_read(db, memory, CF_INLINE, &c.data_id.0)? {
+                Some(Some(v)) => {
+                    let data = decode_inline(&v)?;
+                    if data.len() as u64 != c.size_bytes {
+                        return Err(EngineError::Corrupt {
+                            what: format!("inline data of {bucket}/{key} has the wrong size"),
+                        });
+                    }
+                    Some(Bytes::copy_from_slice(data))
+                }
+                // Freed by a commit since the record was read.
+                Some(None) => return Ok(Plan::Changed),
+                None => return Ok(Plan::NeedsDisk),
+            }
+        } else {
+            None
+        };
+        planned.push(PlannedChunk { chunk: *c, offset, inline });
+        offset += c.size_bytes;
+    }
+    // Confirm, now that the data is pinned, that the object still refers to it.
+    let again = match (version_id, memory) {
+        (None, _) => match point_read(db, memory, CF_OBJECTS, &keys::object_key(bucket, key))? {
+            Some(Some(v)) => Some(ObjectRecord::decode(&v)?),
+            Some(None) => None,
+            None => return Ok(Plan::NeedsDisk),
+        },
+        (Some(_), _) => crate::versions::require_version(db, bucket, key, version_id).ok(),
+    };
+    if again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
+        return Ok(Plan::Ready(Box::new((rec.info(bucket, key), planned, start, end, pin))));
+    }
+    Ok(Plan::Changed)
+}
+
 pub(crate) async fn open_reader(
     inner: Arc<Inner>,
     bucket: String,
@@ -131,61 +219,39 @@ pub(crate) async fn open_reader(
     version_id: Option<String>,
     range: Option<(u64, u64)>,
 ) -> Result<(ObjectInfo, ObjectReader)> {
-    let inner2 = inner.clone();
-    let (info, chunks, start, end, pin) = blocking(move || {
-        for _ in 0..16 {
-            let planned = inner2.meta.read(&inner2.zones, |db| {
-                let rec = crate::versions::require_version(db, &bucket, &key, version_id.as_deref())?;
-                let ids: Vec<DataId> = rec.chunks.iter().filter(|c| c.is_erasure()).map(|c| c.data_id).collect();
-                let pin = PinGuard::new(&inner2, ids);
-                let (start, end) = match range {
-                    Some((s, e)) => (s.min(rec.size_bytes), e.min(rec.size_bytes)),
-                    None => (0, rec.size_bytes),
-                };
-                let mut planned = Vec::with_capacity(rec.chunks.len());
-                let mut offset = 0u64;
-                let mut vanished = false;
-                for c in &rec.chunks {
-                    let touches = offset < end && offset + c.size_bytes > start;
-                    let inline = if !c.is_erasure() && touches {
-                        match db.get_cf(cf(db, CF_INLINE)?, c.data_id.0).map_err(|e| db_err("read inline data", e))? {
-                            Some(v) => {
-                                let data = decode_inline(&v)?;
-                                if data.len() as u64 != c.size_bytes {
-                                    return Err(EngineError::Corrupt {
-                                        what: format!("inline data of {bucket}/{key} has the wrong size"),
-                                    });
-                                }
-                                Some(Bytes::copy_from_slice(data))
-                            }
-                            None => {
-                                vanished = true;
-                                None
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    planned.push(PlannedChunk { chunk: *c, offset, inline });
-                    offset += c.size_bytes;
+    // A current version whose metadata (and inline data) is in memory is
+    // planned on this thread; anything else on the blocking pool.
+    let hot = match version_id {
+        None => inner.read_in_memory(|db, opts| {
+            Ok(match plan(&inner, db, Some(opts), (&bucket, &key, None), range)? {
+                Plan::Ready(p) => Some(p),
+                Plan::Changed | Plan::NeedsDisk => None,
+            })
+        }),
+        Some(_) => None,
+    };
+    let planned = match hot {
+        Some(p) => p?,
+        None => {
+            let inner2 = inner.clone();
+            blocking(move || {
+                for _ in 0..16 {
+                    let planned = inner2.meta.read(&inner2.zones, |db| {
+                        plan(&inner2, db, None, (&bucket, &key, version_id.as_deref()), range)
+                    })?;
+                    if let Plan::Ready(p) = planned {
+                        return Ok(p);
+                    }
                 }
-                // Confirm, now that the data is pinned, that the object still refers to it.
-                let again = match &version_id {
-                    None => get_object_rec(db, &bucket, &key)?,
-                    Some(_) => crate::versions::require_version(db, &bucket, &key, version_id.as_deref()).ok(),
-                };
-                if !vanished && again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
-                    return Ok(Some((rec.info(&bucket, &key), planned, start, end, pin)));
-                }
-                Ok(None)
-            })?;
-            if let Some(planned) = planned {
-                return Ok(planned);
-            }
+                Err(EngineError::Metadata {
+                    op: "read object",
+                    message: "object changed too often during the read".into(),
+                })
+            })
+            .await?
         }
-        Err(EngineError::Metadata { op: "read object", message: "object changed too often during the read".into() })
-    })
-    .await?;
+    };
+    let (info, chunks, start, end, pin) = *planned;
     let reader = ObjectReader {
         inner,
         chunks: Arc::new(chunks),
