@@ -3,6 +3,7 @@
 //! A stripe of `len` bytes is cut into k blocks of `block_len(len)` bytes (the
 //! last one zero-padded); m parity blocks of the same length follow.
 
+use bytes::Bytes;
 use reed_solomon_erasure::galois_8::ReedSolomon;
 
 use crate::error::{EngineError, Result};
@@ -82,16 +83,22 @@ impl Codec {
     }
 
     /// Joins the data blocks back into the stripe of `len` bytes.
-    pub fn join(&self, blocks: &[Option<Vec<u8>>], len: usize) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(len);
-        for b in blocks.iter().take(self.k) {
-            let b = b
-                .as_ref()
-                .ok_or_else(|| EngineError::Corrupt { what: "missing data block after reconstruct".into() })?;
-            let need = (len - out.len()).min(b.len());
-            out.extend_from_slice(&b[..need]);
+    /// The stripe's bytes as its first k blocks, trimmed to the stripe's
+    /// `len` bytes, without copying them.
+    pub fn data_blocks(&self, blocks: Vec<Option<Vec<u8>>>, len: usize) -> Result<Vec<Bytes>> {
+        let mut out = Vec::with_capacity(self.k);
+        let mut left = len;
+        for b in blocks.into_iter().take(self.k) {
+            let mut b =
+                b.ok_or_else(|| EngineError::Corrupt { what: "missing data block after reconstruct".into() })?;
+            let need = left.min(b.len());
+            b.truncate(need);
+            left -= need;
+            if need > 0 {
+                out.push(Bytes::from(b));
+            }
         }
-        if out.len() != len {
+        if left != 0 {
             return Err(EngineError::Corrupt { what: "stripe shorter than recorded".into() });
         }
         Ok(out)
@@ -114,7 +121,7 @@ mod tests {
                 blocks[lost_a] = None;
                 blocks[lost_b] = None;
                 codec.reconstruct(&mut blocks).expect("reconstruct");
-                assert_eq!(codec.join(&blocks, data.len()).expect("join"), data);
+                assert_eq!(codec.data_blocks(blocks.clone(), data.len()).expect("data").concat(), data);
                 for (i, b) in blocks.iter().enumerate() {
                     assert_eq!(b.as_ref(), Some(&shards[i]));
                 }
@@ -137,6 +144,6 @@ mod tests {
         let mut blocks: Vec<Option<Vec<u8>>> = shards.into_iter().map(Some).collect();
         blocks[0] = None;
         codec.reconstruct(&mut blocks).expect("reconstruct");
-        assert_eq!(codec.join(&blocks, 1).expect("join"), b"x");
+        assert_eq!(codec.data_blocks(blocks, 1).expect("data").concat(), b"x");
     }
 }

@@ -6,6 +6,7 @@
 //! the object's chunks so that an overwrite or delete committed meanwhile does
 //! not delete the files it reads.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
 use std::pin::Pin;
@@ -58,7 +59,7 @@ impl ShardFiles {
 }
 
 /// Reads stripe `s` of a chunk, reconstructing it if needed.
-pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, s: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, s: u64) -> Result<Vec<Bytes>> {
     let g = files.g;
     let k = g.k;
     let n = g.total();
@@ -87,7 +88,21 @@ pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, 
         lock(&inner.heal_queue).insert(files.id, files.g.chunk(files.id));
         tracing::warn!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripe reconstructed");
     }
-    codec.join(&blocks, g.stripe_len(s))
+    codec.data_blocks(blocks, g.stripe_len(s))
+}
+
+/// Bytes `[from, to)` of a stripe given as consecutive pieces.
+fn range_of(pieces: Vec<Bytes>, from: usize, to: usize) -> VecDeque<Bytes> {
+    let mut out = VecDeque::with_capacity(pieces.len());
+    let mut at = 0;
+    for p in pieces {
+        let (start, end) = (from.max(at), to.min(at + p.len()));
+        if start < end {
+            out.push_back(p.slice(start - at..end - at));
+        }
+        at += p.len();
+    }
+    out
 }
 
 struct PlannedChunk {
@@ -104,7 +119,7 @@ struct OpenChunk {
     codec: Arc<Codec>,
 }
 
-type Step = (Option<OpenChunk>, Result<Bytes>);
+type Step = (Option<OpenChunk>, Result<VecDeque<Bytes>>);
 
 /// A stream of the object's bytes in pieces of at most one stripe.
 pub struct ObjectReader {
@@ -114,6 +129,8 @@ pub struct ObjectReader {
     end: u64,
     open: Option<OpenChunk>,
     fut: Option<Pin<Box<dyn Future<Output = Step> + Send>>>,
+    /// Pieces of the last stripe read, not yet yielded (its data blocks, uncopied).
+    ready: VecDeque<Bytes>,
     done: bool,
     _pin: PinGuard,
 }
@@ -259,6 +276,7 @@ pub(crate) async fn open_reader(
         end,
         open: None,
         fut: None,
+        ready: VecDeque::new(),
         done: start >= end,
         _pin: pin,
     };
@@ -296,7 +314,7 @@ impl ObjectReader {
         let inner = self.inner.clone();
         let fut = async move {
             let res = tokio::task::spawn_blocking(move || {
-                let r = read_stripe(&inner, &mut open.files, &open.codec, s).map(|v| Bytes::from(v).slice(from..to));
+                let r = read_stripe(&inner, &mut open.files, &open.codec, s).map(|v| range_of(v, from, to));
                 (Some(open), r)
             })
             .await;
@@ -315,6 +333,10 @@ impl futures::Stream for ObjectReader {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
+            if let Some(b) = self.ready.pop_front() {
+                self.pos += b.len() as u64;
+                return Poll::Ready(Some(Ok(b)));
+            }
             if let Some(fut) = self.fut.as_mut() {
                 let (open, res) = match fut.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
@@ -322,16 +344,14 @@ impl futures::Stream for ObjectReader {
                 };
                 self.fut = None;
                 self.open = open;
-                return Poll::Ready(Some(match res {
-                    Ok(b) => {
-                        self.pos += b.len() as u64;
-                        Ok(b)
-                    }
+                match res {
+                    Ok(pieces) => self.ready = pieces,
                     Err(e) => {
                         self.done = true;
-                        Err(e)
+                        return Poll::Ready(Some(Err(e)));
                     }
-                }));
+                }
+                continue;
             }
             if self.done || self.pos >= self.end {
                 self.done = true;
