@@ -31,11 +31,13 @@ pub(crate) struct ShardFiles {
     pub id: DataId,
     pub g: Geometry,
     files: Vec<Option<Option<File>>>,
+    /// Whether a degraded read of this chunk was already logged at warn level.
+    warned: bool,
 }
 
 impl ShardFiles {
     pub fn new(id: DataId, g: Geometry) -> ShardFiles {
-        ShardFiles { id, g, files: (0..g.total()).map(|_| None).collect() }
+        ShardFiles { id, g, files: (0..g.total()).map(|_| None).collect(), warned: false }
     }
 
     fn file(&mut self, zones: &[Zone], i: usize) -> Option<&File> {
@@ -86,7 +88,14 @@ pub(crate) fn read_stripe(inner: &Inner, files: &mut ShardFiles, codec: &Codec, 
         inner.counters.degraded_reads.fetch_add(1, Ordering::Relaxed);
         inner.counters.blocks_reconstructed.fetch_add(missing_data as u64, Ordering::Relaxed);
         lock(&inner.heal_queue).insert(files.id, files.g.chunk(files.id));
-        tracing::warn!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripe reconstructed");
+        // Once per chunk and reader at warn level (a lost zone would
+        // otherwise log every stripe of every read); the rest at debug.
+        if files.warned {
+            tracing::debug!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripe reconstructed");
+        } else {
+            files.warned = true;
+            tracing::warn!(data_id = %files.id.hex(), stripe = s, missing_data, "degraded read: stripes reconstructed (further stripes of this read logged at debug)");
+        }
     }
     codec.data_blocks(blocks, g.stripe_len(s))
 }
