@@ -316,8 +316,9 @@ mod tests {
     ) -> Result<Vec<u8>, EngineError> {
         // Odd-sized shared pieces, and uniquely owned pieces larger than a
         // block (as the engine's stripes are): the same plaintext.
-        let small = read_in_pieces(stored, layout, key, id, start, end, 7_777, false);
-        let large = read_in_pieces(stored, layout, key, id, start, end, 3 * BLOCK_STORED as usize + 1_000, true);
+        let stored = Stored { bytes: stored, layout, key, id };
+        let small = stored.read_in_pieces(start, end, 7_777, false);
+        let large = stored.read_in_pieces(start, end, 3 * BLOCK_STORED as usize + 1_000, true);
         match (&small, &large) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "piece sizes change the plaintext"),
             (Err(_), Err(_)) => {}
@@ -326,35 +327,36 @@ mod tests {
         small
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn read_in_pieces(
-        stored: &[u8],
-        layout: &Layout,
-        key: &[u8; 32],
+    /// A sealed stream and what opens it.
+    struct Stored<'a> {
+        bytes: &'a [u8],
+        layout: &'a Layout,
+        key: &'a [u8; 32],
         id: [u8; 16],
-        start: u64,
-        end: u64,
-        piece: usize,
-        owned: bool,
-    ) -> Result<Vec<u8>, EngineError> {
-        let (from, to) = layout.stored_range(start, end);
-        let slice = Bytes::copy_from_slice(&stored[from as usize..to as usize]);
-        let pieces: Vec<Result<Bytes, EngineError>> = (0..slice.len())
-            .step_by(piece)
-            .map(|i| {
-                let p = slice.slice(i..(i + piece).min(slice.len()));
-                Ok(if owned { Bytes::from(p.to_vec()) } else { p })
+    }
+
+    impl Stored<'_> {
+        fn read_in_pieces(&self, start: u64, end: u64, piece: usize, owned: bool) -> Result<Vec<u8>, EngineError> {
+            let (stored, layout, key, id) = (self.bytes, self.layout, self.key, self.id);
+            let (from, to) = layout.stored_range(start, end);
+            let slice = Bytes::copy_from_slice(&stored[from as usize..to as usize]);
+            let pieces: Vec<Result<Bytes, EngineError>> = (0..slice.len())
+                .step_by(piece)
+                .map(|i| {
+                    let p = slice.slice(i..(i + piece).min(slice.len()));
+                    Ok(if owned { Bytes::from(p.to_vec()) } else { p })
+                })
+                .collect();
+            let inner: ByteStream = Box::pin(futures::stream::iter(pieces));
+            futures::executor::block_on(async {
+                let mut s = open_range(inner, key, id, layout, start, end);
+                let mut out = Vec::new();
+                while let Some(b) = s.next().await {
+                    out.extend_from_slice(&b?);
+                }
+                Ok(out)
             })
-            .collect();
-        let inner: ByteStream = Box::pin(futures::stream::iter(pieces));
-        futures::executor::block_on(async {
-            let mut s = open_range(inner, key, id, layout, start, end);
-            let mut out = Vec::new();
-            while let Some(b) = s.next().await {
-                out.extend_from_slice(&b?);
-            }
-            Ok(out)
-        })
+        }
     }
 
     #[test]
