@@ -224,13 +224,13 @@ fn plan(
         offset += c.size_bytes;
     }
     // Confirm, now that the data is pinned, that the object still refers to it.
-    let again = match (version_id, memory) {
-        (None, _) => match point_read(db, memory, CF_OBJECTS, &keys::object_key(bucket, key))? {
+    let again = match version_id {
+        None => match point_read(db, memory, CF_OBJECTS, &keys::object_key(bucket, key))? {
             Some(Some(v)) => Some(ObjectRecord::decode(&v)?),
             Some(None) => None,
             None => return Ok(Plan::NeedsDisk),
         },
-        (Some(_), _) => crate::versions::require_version(db, bucket, key, version_id).ok(),
+        Some(_) => crate::versions::require_version(db, bucket, key, version_id).ok(),
     };
     if again.as_ref().map(|r| r.chunks == rec.chunks).unwrap_or(false) {
         return Ok(Plan::Ready(Box::new((rec.info(bucket, key), planned, start, end, pin))));
