@@ -16,6 +16,7 @@
 pub mod canonical;
 pub mod chunked;
 mod presign;
+mod signing_key;
 pub mod sigv2;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, S3ErrorCode};
+use signing_key::SigningKey;
 
 /// The service name S3 requests are signed for.
 pub const S3_SERVICE: &str = "s3";
@@ -111,7 +113,7 @@ pub struct StreamingMode {
 /// key, the request date and scope, and the seed (the request's) signature.
 #[derive(Clone)]
 pub struct ChunkSigningContext {
-    signing_key: Arc<Zeroizing<Vec<u8>>>,
+    signing_key: SigningKey,
     /// The request timestamp as signed (`YYYYMMDDTHHMMSSZ`).
     pub amz_date: String,
     /// The credential scope (`date/region/service/aws4_request`).
@@ -132,7 +134,11 @@ impl std::fmt::Debug for ChunkSigningContext {
 impl ChunkSigningContext {
     /// A context from a signing key (as `aws_sigv4::sign::v4::generate_signing_key` makes it).
     pub fn new(signing_key: Vec<u8>, amz_date: String, scope: String, seed_signature: String) -> Self {
-        ChunkSigningContext { signing_key: Arc::new(Zeroizing::new(signing_key)), amz_date, scope, seed_signature }
+        Self::with_key(Arc::new(Zeroizing::new(signing_key)), amz_date, scope, seed_signature)
+    }
+
+    fn with_key(signing_key: SigningKey, amz_date: String, scope: String, seed_signature: String) -> Self {
+        ChunkSigningContext { signing_key, amz_date, scope, seed_signature }
     }
 
     /// The expected signature of a chunk whose data hashes to `chunk_sha256_hex`.
@@ -660,15 +666,12 @@ fn verify(
     let scope = canonical::scope(&signed.credential.date, &signed.credential.region, &signed.credential.service);
     let string_to_sign = canonical::string_to_sign(&signed.amz_date, &scope, &canonical_request);
     let scope_time = scope_date_time(&signed.credential.date).ok_or_else(|| header_malformed(CREDENTIAL_MALFORMED))?;
-    let signing_key: Zeroizing<Vec<u8>> = Zeroizing::new(
-        aws_sigv4::sign::v4::generate_signing_key(
-            secret.expose(),
-            scope_time,
-            &signed.credential.region,
-            &signed.credential.service,
-        )
-        .as_ref()
-        .to_vec(),
+    let signing_key = signing_key::signing_key(
+        &secret,
+        &signed.credential.date,
+        scope_time,
+        &signed.credential.region,
+        &signed.credential.service,
     );
     let expected = aws_sigv4::sign::v4::calculate_signature(signing_key.as_slice(), string_to_sign.as_bytes());
     if !signatures_equal(&expected, &signed.signature) {
@@ -705,7 +708,7 @@ fn verify(
         DeclaredPayload::Sha256(hash) => PayloadMode::Sha256(hash),
         DeclaredPayload::Streaming { signed: chunk_signed, trailer } => PayloadMode::Streaming(StreamingMode {
             chunk_signing: chunk_signed.then(|| {
-                ChunkSigningContext::new(signing_key.to_vec(), signed.amz_date.clone(), scope, signed.signature.clone())
+                ChunkSigningContext::with_key(signing_key, signed.amz_date.clone(), scope, signed.signature.clone())
             }),
             trailer,
         }),
@@ -747,11 +750,8 @@ pub fn verify_post_policy(
         .with_extra("AWSAccessKeyId", credential.access_key_id.clone())
     })?;
     let scope_time = scope_date_time(&credential.date).ok_or_else(|| bad("Invalid date in x-amz-credential"))?;
-    let signing_key: Zeroizing<Vec<u8>> = Zeroizing::new(
-        aws_sigv4::sign::v4::generate_signing_key(secret.expose(), scope_time, &credential.region, &credential.service)
-            .as_ref()
-            .to_vec(),
-    );
+    let signing_key =
+        signing_key::signing_key(&secret, &credential.date, scope_time, &credential.region, &credential.service);
     let expected = aws_sigv4::sign::v4::calculate_signature(signing_key.as_slice(), policy_b64.as_bytes());
     if !signatures_equal(&expected, signature) {
         return Err(ApiError::new(
