@@ -455,3 +455,47 @@ pub fn remove_all(zones: &[Zone], id: &DataId, total_shards: usize) -> usize {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard file of `g` written by hand: header, then each block with its CRC.
+    fn shard_file(g: &Geometry, dir: &Path) -> (File, Vec<Vec<u8>>) {
+        let path = dir.join("shard");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&header(0, g)).unwrap();
+        let mut blocks = Vec::new();
+        for s in 0..g.stripes() {
+            let block: Vec<u8> = (0..g.block_len(s)).map(|i| (i as u64 * 7 + s * 13) as u8).collect();
+            f.write_all(&block).unwrap();
+            f.write_all(&crc(&block).to_be_bytes()).unwrap();
+            blocks.push(block);
+        }
+        assert_eq!(f.metadata().unwrap().len(), g.file_len());
+        (open_checked(&path, 0, g).expect("header"), blocks)
+    }
+
+    #[test]
+    fn blocks_read_back_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        // Four full stripes and a short last one.
+        let g = Geometry { k: 4, m: 2, stripe_size: 64 * 1024, size: 4 * 64 * 1024 + 1000 };
+        let (f, blocks) = shard_file(&g, dir.path());
+        for s in [4, 0, 3, 1, 2] {
+            assert_eq!(read_block(&f, &g, s).as_ref(), Some(&blocks[s as usize]), "stripe {s}");
+        }
+        // A flipped byte fails the CRC of its block only.
+        let at = g.block_offset(2) + 100;
+        let mut byte = [0u8];
+        f.read_exact_at(&mut byte, at).unwrap();
+        let w = OpenOptions::new().write(true).open(dir.path().join("shard")).unwrap();
+        w.write_all_at(&[byte[0] ^ 1], at).unwrap();
+        assert_eq!(read_block(&f, &g, 2), None);
+        assert_eq!(read_block(&f, &g, 3).as_ref(), Some(&blocks[3]));
+        // A file cut short inside the last block.
+        w.set_len(g.file_len() - 10).unwrap();
+        assert_eq!(read_block(&f, &g, 4), None);
+        assert_eq!(read_block(&f, &g, 0).as_ref(), Some(&blocks[0]));
+    }
+}
