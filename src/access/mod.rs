@@ -19,7 +19,7 @@ pub mod conditions;
 mod policy_cache;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use policy::{Acl, ConditionValues, Decision, Inputs, PolicyDocument, Principal, PublicAccessBlock, Request};
@@ -188,14 +188,27 @@ impl BucketAccess {
 
 /// Everything a request's authorization checks need, gathered once.
 #[derive(Debug)]
-pub struct Access {
+pub struct Access<'r> {
     pub caller: Caller,
     pub client: ClientInfo,
-    pub conditions: ConditionValues,
+    /// The request's condition keys, gathered when a policy is first
+    /// evaluated: only policy statements read them, and most requests of an
+    /// account's root meet no policy at all (gathering them was a tenth of a
+    /// small request's cost).
+    conditions: OnceLock<ConditionValues>,
+    request: RequestFacts<'r>,
     /// The bucket the request addresses (absent for ListBuckets and CreateBucket).
     pub bucket: Option<BucketAccess>,
     identities: crate::iam::Identities,
     account_public_access_block: PublicAccessBlock,
+}
+
+/// What the condition keys are gathered from.
+#[derive(Debug, Clone, Copy)]
+struct RequestFacts<'r> {
+    parts: &'r http::request::Parts,
+    query: &'r [(String, String)],
+    now: SystemTime,
 }
 
 fn resource_arn(target: Target, bucket: &str, key: Option<&str>) -> String {
@@ -206,7 +219,7 @@ fn resource_arn(target: Target, bucket: &str, key: Option<&str>) -> String {
     }
 }
 
-impl Access {
+impl Access<'_> {
     /// The Block Public Access settings in force for `bucket`: the account's
     /// and the bucket's, each setting on if either has it on.
     pub fn public_access_block_for(&self, bucket: Option<&BucketAccess>) -> PublicAccessBlock {
@@ -230,18 +243,28 @@ impl Access {
         key: Option<&str>,
         object_acl: Option<&Acl>,
     ) -> Decision {
-        self.decide_with(&self.conditions, true, action, target, bucket, key, object_acl)
+        self.decide_with(None, true, action, target, bucket, key, object_acl)
+    }
+
+    /// The request's condition keys (gathered on first use).
+    fn conditions(&self) -> &ConditionValues {
+        self.conditions.get_or_init(|| {
+            let RequestFacts { parts, query, now } = self.request;
+            conditions::request_conditions(parts, query, &self.caller.principal, self.client, now)
+        })
     }
 
     /// Whether the bucket's and object's ACLs alone (no policy) allow `action`.
     fn acls_alone_allow(&self, action: &str, target: Target, bucket: &BucketAccess, key: Option<&str>) -> bool {
-        self.decide_with(&self.conditions, false, action, target, Some(bucket), key, None).allowed
+        self.decide_with(None, false, action, target, Some(bucket), key, None).allowed
     }
 
+    /// Decides with the policies too (`with_policies`) or the ACLs alone;
+    /// `list_prefix` stands in for the request's `s3:prefix`.
     #[allow(clippy::too_many_arguments)]
     fn decide_with(
         &self,
-        conditions: &ConditionValues,
+        list_prefix: Option<&str>,
         with_policies: bool,
         action: &str,
         target: Target,
@@ -276,6 +299,22 @@ impl Access {
             true => self.caller.policies.iter().map(|p| p.as_ref()).collect(),
             false => Vec::new(),
         };
+        let bucket_policy = bucket.filter(|_| with_policies).and_then(|b| b.policy.as_deref());
+        // Without a policy, nothing reads the condition keys.
+        let (none, with_prefix);
+        let conditions = match (identity.is_empty() && bucket_policy.is_none(), list_prefix) {
+            (true, _) => {
+                none = ConditionValues::new();
+                &none
+            }
+            (false, None) => self.conditions(),
+            (false, Some(prefix)) => {
+                let mut c = self.conditions().clone();
+                c.insert("s3:prefix", prefix.to_string());
+                with_prefix = c;
+                &with_prefix
+            }
+        };
         let request = Request {
             principal: &self.caller.principal,
             action,
@@ -285,7 +324,7 @@ impl Access {
         };
         let inputs = Inputs {
             identity_policies: &identity,
-            bucket_policy: bucket.filter(|_| with_policies).and_then(|b| b.policy.as_deref()),
+            bucket_policy,
             bucket_acl,
             object_acl,
             public_access_block: self.public_access_block_for(bucket),
@@ -328,9 +367,7 @@ impl Access {
     /// the bucket for a prefix that is the key (as AWS decides a 404 against
     /// a 403 for a missing object).
     pub fn may_learn_missing(&self, key: &str) -> bool {
-        let mut conditions = self.conditions.clone();
-        conditions.insert("s3:prefix", key.to_string());
-        self.decide_with(&conditions, true, "s3:ListBucket", Target::Bucket, self.bucket.as_ref(), None, None).allowed
+        self.decide_with(Some(key), true, "s3:ListBucket", Target::Bucket, self.bucket.as_ref(), None, None).allowed
     }
 
     /// Whether `action` on the request's bucket is allowed.
@@ -424,17 +461,17 @@ async fn add_existing_tags(
 
 /// Authenticated request → the checks of its operation. Returns what the
 /// handler needs to know about access (the caller, the loaded bucket).
-pub async fn authorize(
+pub async fn authorize<'r>(
     state: &AppState,
-    parts: &http::request::Parts,
-    query: &[(String, String)],
+    parts: &'r http::request::Parts,
+    query: &'r [(String, String)],
     route: &Route,
     principal: &auth::Principal,
     peer: SocketAddr,
-) -> Result<Access, ApiError> {
+) -> Result<Access<'r>, ApiError> {
     let caller = resolve_caller(state, principal)?;
     let client = ClientInfo::resolve(peer, &parts.headers, &state.config.trusted_proxies);
-    let conditions = conditions::request_conditions(parts, query, &caller.principal, client, SystemTime::now());
+    let request = RequestFacts { parts, query, now: SystemTime::now() };
     let endpoint = route.endpoint;
     let bucket = match (&route.bucket, endpoint) {
         (Some(name), e) if e != crate::router::Endpoint::CreateBucket => Some(BucketAccess::load(state, name).await?),
@@ -447,16 +484,19 @@ pub async fn authorize(
             return Err(ApiError::access_denied());
         }
     }
-    let mut conditions = conditions;
+    let conditions = OnceLock::new();
     if let (Some(b), Some(key)) = (&bucket, route.key.as_deref()) {
         if mentions_existing_tags(b, &caller) {
-            add_existing_tags(state, b, key, &mut conditions).await?;
+            let mut c = conditions::request_conditions(parts, query, &caller.principal, client, request.now);
+            add_existing_tags(state, b, key, &mut c).await?;
+            let _ = conditions.set(c);
         }
     }
     let access = Access {
         caller,
         client,
         conditions,
+        request,
         bucket,
         identities: state.identities.clone(),
         account_public_access_block: state.account_public_access_block.get(),

@@ -43,7 +43,7 @@ pub struct RequestContext<'a> {
     pub route: Route,
     pub payload: PayloadMode,
     /// The caller and the bucket's access settings, already authorized for the operation.
-    pub access: crate::access::Access,
+    pub access: crate::access::Access<'a>,
 }
 
 impl RequestContext<'_> {

@@ -124,6 +124,14 @@ async fn conditions_on_the_request() {
     );
     ctx.s3.put_bucket_policy().bucket(&ctx.bucket).policy(&policy).send().await.expect("put policy");
     expect_sdk_err(ctx.s3.get_object().bucket(&ctx.bucket).key("doc").send().await, 403, "AccessDenied");
+    // The same condition decides a copy out of the bucket into one without a
+    // policy (the request's own bucket has no policy; the source's has).
+    let other = format!("{}-dst", ctx.bucket);
+    ctx.s3.create_bucket().bucket(&other).send().await.expect("create destination");
+    ctx.s3.put_object().bucket(&other).key("own").body(b"o".to_vec().into()).send().await.expect("put own");
+    let copy = |source: String| ctx.s3.copy_object().bucket(&other).key("copy").copy_source(source).send();
+    expect_sdk_err(copy(format!("{}/doc", ctx.bucket)).await, 403, "AccessDenied");
+    copy(format!("{other}/own")).await.expect("a copy within the bucket without a policy");
     // Deny unless the User-Agent says so: the raw client chooses its User-Agent.
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}/*","Condition":{{"StringNotLike":{{"aws:UserAgent":"trusted-tool/*"}}}}}}]}}"#,
