@@ -7,6 +7,9 @@
 #   DURATION   per workload and server (default 15s)
 #   WORKLOAD   any of put4k get4k head4k put64m get64m (default: all)
 # Environment: CARGO_TARGET_DIR (where the release binaries are),
+#   ROUNDS (default 1: ceiling and coffer run alternately this many times per
+#   workload, each pair a row, then the median ratio; the machine is shared
+#   and a single pair can be off by a quarter),
 #   COFFER_BENCH_DIR (data directory parent, default ~/.cache/coffer-bench),
 #   OUT (directory for the JSON reports, default a new temp dir).
 set -euo pipefail
@@ -14,6 +17,7 @@ set -euo pipefail
 DURATION=${1:-15s}
 shift || true
 WORKLOADS=${*:-put4k get4k head4k put64m get64m}
+ROUNDS=${ROUNDS:-1}
 BIN=${CARGO_TARGET_DIR:-target}/release
 BENCH_DIR=${COFFER_BENCH_DIR:-$HOME/.cache/coffer-bench}
 OUT=${OUT:-$(mktemp -d /tmp/coffer-compare.XXXXXX)}
@@ -81,20 +85,29 @@ for w in $WORKLOADS; do
     # One fresh server of each kind per workload, so RSS and data are per workload.
     start_ceiling
     start_coffer
-    # shellcheck disable=SC2046
-    "$BIN/coffer-load" --endpoint "$CEIL" --json --duration "$DURATION" $(args_for "$w") > "$OUT/$w-ceiling.json" || true
-    # shellcheck disable=SC2046
-    "$BIN/coffer-load" --endpoint "$COFFER" --access-key $AK --secret-key $SK --json --duration "$DURATION" \
-        $(args_for "$w") > "$OUT/$w-coffer.json" || true
-    RSS=$(( $(hwm "$COFFER_PID") / 1024 ))
-    if ! [ -s "$OUT/$w-ceiling.json" ] || ! [ -s "$OUT/$w-coffer.json" ]; then
-        echo "$w: a run failed (see $OUT)"; stop; continue
+    ratios=()
+    for r in $(seq 1 "$ROUNDS"); do
+        tag=$w; [ "$ROUNDS" -gt 1 ] && tag="$w#$r"
+        # shellcheck disable=SC2046
+        "$BIN/coffer-load" --endpoint "$CEIL" --json --duration "$DURATION" $(args_for "$w") > "$OUT/$tag-ceiling.json" || true
+        # shellcheck disable=SC2046
+        "$BIN/coffer-load" --endpoint "$COFFER" --access-key $AK --secret-key $SK --json --duration "$DURATION" \
+            $(args_for "$w") > "$OUT/$tag-coffer.json" || true
+        RSS=$(( $(hwm "$COFFER_PID") / 1024 ))
+        if ! [ -s "$OUT/$tag-ceiling.json" ] || ! [ -s "$OUT/$tag-coffer.json" ]; then
+            echo "$tag: a run failed (see $OUT)"; continue
+        fi
+        read -r c_ops c_mib c50 c99 cerr < <(summary "$OUT/$tag-ceiling.json")
+        read -r s_ops s_mib s50 s99 serr < <(summary "$OUT/$tag-coffer.json")
+        case $w in *64m) ratio=$(python3 -c "print('%.0f' % (100*$s_mib/max($c_mib,1e-9)))") ;;
+            *) ratio=$(python3 -c "print('%.0f' % (100*$s_ops/max($c_ops,1e-9)))") ;; esac
+        ratios+=("$ratio")
+        printf '%-8s | %-34s | %-34s | %-6s | %s\n' "$tag" "$c_ops $c_mib $c50 $c99 $cerr" "$s_ops $s_mib $s50 $s99 $serr" "$ratio%" "$RSS"
+    done
+    if [ "$ROUNDS" -gt 1 ] && [ ${#ratios[@]} -gt 0 ]; then
+        median=$(printf '%s\n' "${ratios[@]}" | sort -n | python3 -c 'import sys; v=[int(x) for x in sys.stdin]; print(v[len(v)//2] if len(v)%2 else (v[len(v)//2-1]+v[len(v)//2])//2)')
+        printf '%-8s | %-34s | %-34s | %-6s | %s\n' "$w" "median of ${#ratios[@]} rounds" "(${ratios[*]})" "$median%" "$RSS"
     fi
-    read -r c_ops c_mib c50 c99 cerr < <(summary "$OUT/$w-ceiling.json")
-    read -r s_ops s_mib s50 s99 serr < <(summary "$OUT/$w-coffer.json")
-    case $w in *64m) ratio=$(python3 -c "print('%.0f%%' % (100*$s_mib/max($c_mib,1e-9)))") ;;
-        *) ratio=$(python3 -c "print('%.0f%%' % (100*$s_ops/max($c_ops,1e-9)))") ;; esac
-    printf '%-8s | %-34s | %-34s | %-6s | %s\n' "$w" "$c_ops $c_mib $c50 $c99 $cerr" "$s_ops $s_mib $s50 $s99 $serr" "$ratio" "$RSS"
     stop
 done
 echo "JSON reports in $OUT"

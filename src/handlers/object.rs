@@ -289,6 +289,8 @@ async fn get_object_once(ctx: &RequestContext<'_>, head: bool) -> Result<Option<
     };
     let mut response = Response::new(response::empty());
     let headers = response.headers_mut();
+    // Room for what follows and what the server adds (no regrowth on the way).
+    headers.reserve(24);
     object_headers(headers, &info, &attrs);
     ctx.state.sse.write_headers(attrs.sse.as_ref(), headers, false);
     versioning::version_header(headers, &info);
