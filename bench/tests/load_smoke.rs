@@ -89,6 +89,27 @@ fn exercise(endpoint: &str, keys: (&str, &str), stores_objects: bool) {
         );
         assert_eq!(existing["total_errors"], 0, "errors: {}", existing["errors"]);
         assert_eq!(existing["verified_gets"], 50);
+        // A prefill over directories, listed with a delimiter under the run's prefix.
+        let dirs = load(
+            endpoint,
+            keys,
+            &[
+                "--op",
+                "list",
+                "--ops",
+                "5",
+                "--size",
+                "0",
+                "--prefill",
+                "60",
+                "--prefill-dirs",
+                "12",
+                "--list-delimiter",
+                "/",
+            ],
+        );
+        assert_eq!(dirs["total_errors"], 0, "errors: {}", dirs["errors"]);
+        assert_eq!(op(&dirs, "LIST")["ops"], 5);
     }
 
     let list = load(endpoint, keys, &["--op", "list", "--ops", "20"]);

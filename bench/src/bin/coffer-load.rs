@@ -74,6 +74,11 @@ struct Args {
     /// Workers of the prefill phase (default: --concurrency).
     #[arg(long)]
     prefill_concurrency: Option<usize>,
+    /// Spread the prefill over this many "directories",
+    /// PREFIX/<run id>/pre/dNNNNNN/..., for listings with a delimiter; a list
+    /// then runs under PREFIX/<run id>/pre/ unless --list-prefix is given.
+    #[arg(long)]
+    prefill_dirs: Option<u64>,
     /// Fraction of GET bodies compared with the content that was PUT.
     #[arg(long, default_value_t = 0.01)]
     verify_fraction: f64,
@@ -140,6 +145,12 @@ fn config(args: &Args) -> Result<Config, String> {
         return Err("get, head and delete need objects: --prefill must be at least 1".into());
     }
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let key_prefix = format!("{}/{run_id}", args.key_prefix.trim_end_matches('/'));
+    let prefill_dirs = args.prefill_dirs.unwrap_or(0);
+    let list_prefix = match (prefill_dirs, args.list_prefix.as_str()) {
+        (1.., "") => format!("{key_prefix}/pre/"),
+        _ => args.list_prefix.clone(),
+    };
     Ok(Config {
         info: RunInfo {
             endpoint: args.endpoint.clone(),
@@ -157,11 +168,12 @@ fn config(args: &Args) -> Result<Config, String> {
         prefill,
         existing: args.existing,
         prefill_concurrency: args.prefill_concurrency.unwrap_or(args.concurrency),
+        prefill_dirs,
         verify_fraction: args.verify_fraction,
         part_size: units::parse_size(&args.part_size)?,
-        list_prefix: args.list_prefix.clone(),
+        list_prefix,
         list_delimiter: args.list_delimiter.clone(),
-        key_prefix: format!("{}/{run_id}", args.key_prefix.trim_end_matches('/')),
+        key_prefix,
         progress: !args.no_progress && !args.json,
     })
 }

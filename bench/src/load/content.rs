@@ -58,6 +58,19 @@ pub fn object_key(prefix: &str, size: u64, worker: usize, seq: u64) -> String {
     format!("{prefix}/{size}/{worker}-{seq}")
 }
 
+/// The key of a prefill object: as [`object_key`] under `<run prefix>/pre`,
+/// and with `dirs > 0` in one of `dirs` directories `pre/dNNNNNN/`, which
+/// consecutive keys of all `workers` go round.
+pub fn prefill_key(run_prefix: &str, dirs: u64, workers: u64, size: u64, worker: usize, seq: u64) -> String {
+    match dirs {
+        0 => object_key(&format!("{run_prefix}/pre"), size, worker, seq),
+        _ => {
+            let dir = (seq * workers + worker as u64) % dirs;
+            object_key(&format!("{run_prefix}/pre/d{dir:06}"), size, worker, seq)
+        }
+    }
+}
+
 /// The size encoded in a key made by [`object_key`] (the second-to-last
 /// path segment), if any.
 pub fn size_from_key(key: &str) -> Option<u64> {
@@ -145,6 +158,25 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefill_keys_go_round_the_directories() {
+        assert_eq!(prefill_key("run", 0, 4, 4096, 1, 7), "run/pre/4096/1-7");
+        let (dirs, workers) = (10u64, 4u64);
+        let mut per_dir = std::collections::BTreeMap::new();
+        for seq in 0..5 {
+            for w in 0..workers as usize {
+                let key = prefill_key("run", dirs, workers, 0, w, seq);
+                assert_eq!(size_from_key(&key), Some(0), "{key}");
+                let dir = key.strip_prefix("run/pre/").and_then(|k| k.split('/').next()).unwrap().to_string();
+                *per_dir.entry(dir).or_insert(0) += 1;
+            }
+        }
+        // 20 keys over 10 directories: two each, named with six digits.
+        assert_eq!(per_dir.len(), 10, "{per_dir:?}");
+        assert!(per_dir.values().all(|n| *n == 2), "{per_dir:?}");
+        assert!(per_dir.contains_key("d000000") && per_dir.contains_key("d000009"), "{per_dir:?}");
+    }
 
     #[test]
     fn body_round_trips_through_the_verifier() {

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::client::{Conn, Target};
-use super::content::object_key;
+use super::content::{object_key, prefill_key};
 use super::ops;
 use super::stats::{Report, RunInfo, Stats};
 use super::Op;
@@ -67,6 +67,8 @@ pub struct Config {
     pub existing: bool,
     /// Workers of the prefill phase.
     pub prefill_concurrency: usize,
+    /// Prefill keys spread over this many directories `pre/dNNNNNN/` (0: none).
+    pub prefill_dirs: u64,
     pub verify_fraction: f64,
     pub part_size: u64,
     pub list_prefix: String,
@@ -214,12 +216,12 @@ async fn prefill(cfg: &Arc<Config>, shared: &Arc<Shared>) -> Result<(), String> 
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(Arc::clone(&cfg.target));
             let mut rng = StdRng::from_os_rng();
-            let prefix = format!("{}/pre", cfg.key_prefix);
+            let workers = cfg.prefill_concurrency.max(1) as u64;
             let mut seq = 0u64;
             let mut first_error = None;
             while shared.take_ticket() {
                 let size = cfg.size.sample(&mut rng);
-                let key = object_key(&prefix, size, w, seq);
+                let key = prefill_key(&cfg.key_prefix, cfg.prefill_dirs, workers, size, w, seq);
                 seq += 1;
                 match ops::put(&mut conn, &key, size).await {
                     Ok(_) => shared.add(key),
