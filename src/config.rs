@@ -71,6 +71,9 @@ pub struct ServerArgs {
     /// Read rate limit of heal passes started by the admin API, bytes per second (0 = unlimited). Default 0
     #[arg(long, env = "COFFER_HEAL_BYTES_PER_SEC")]
     pub heal_bytes_per_sec: Option<u64>,
+    /// Metadata block cache shared by the three replicas, MiB. Default 32
+    #[arg(long, env = "COFFER_METADATA_CACHE_MIB")]
+    pub metadata_cache_mib: Option<u64>,
     /// Keyring file (SSE-S3 master key, SSE-KMS keys), outside the zone directories. Default <data-dir>/keyring.json
     #[arg(long, env = "COFFER_KEYRING_FILE")]
     pub keyring_file: Option<PathBuf>,
@@ -133,6 +136,7 @@ impl Default for ServerArgs {
             scrub_interval_secs: None,
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
+            metadata_cache_mib: None,
             new_bucket_defaults: None,
             log_format: None,
             access_log: None,
@@ -170,6 +174,7 @@ struct FileConfig {
     scrub_interval_secs: Option<u64>,
     scrub_bytes_per_sec: Option<u64>,
     heal_bytes_per_sec: Option<u64>,
+    metadata_cache_mib: Option<u64>,
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
@@ -226,6 +231,8 @@ pub struct Config {
     pub scrub_bytes_per_sec: Option<u64>,
     /// Admin heal read rate limit (bytes/s); `None` = unlimited.
     pub heal_bytes_per_sec: Option<u64>,
+    /// Metadata block cache size (bytes).
+    pub metadata_cache_bytes: usize,
     /// New buckets get pre-2023 AWS settings (ACLs enabled, no Block Public Access).
     pub legacy_bucket_defaults: bool,
     /// Server logs as JSON lines instead of text.
@@ -419,6 +426,15 @@ impl Config {
             scrub_bytes_per_sec: Some(args.scrub_bytes_per_sec.or(file.scrub_bytes_per_sec).unwrap_or(20 << 20))
                 .filter(|r| *r > 0),
             heal_bytes_per_sec: args.heal_bytes_per_sec.or(file.heal_bytes_per_sec).filter(|r| *r > 0),
+            metadata_cache_bytes: match args.metadata_cache_mib.or(file.metadata_cache_mib).unwrap_or(32) {
+                mib @ 1..=65_536 => (mib as usize) << 20,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        field: "metadata_cache_mib",
+                        message: format!("{other} is not between 1 and 65536"),
+                    })
+                }
+            },
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -542,6 +558,13 @@ mod tests {
         assert!(Config::from_args(&short).expect_err("too short").to_string().contains("admin_token"));
         let zero = ServerArgs { scrub_interval_secs: Some(0), ..Default::default() };
         assert!(Config::from_args(&zero).expect_err("zero").to_string().contains("scrub_interval_secs"));
+        assert_eq!(config.metadata_cache_bytes, 32 << 20);
+        let cache = ServerArgs { metadata_cache_mib: Some(256), ..Default::default() };
+        assert_eq!(Config::from_args(&cache).expect("valid").metadata_cache_bytes, 256 << 20);
+        for bad in [0, 65_537] {
+            let args = ServerArgs { metadata_cache_mib: Some(bad), ..Default::default() };
+            assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("metadata_cache_mib"));
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("coffer.toml");
         std::fs::write(

@@ -69,6 +69,7 @@ async fn serve(config: Arc<Config>) -> Result<(), String> {
         + std::time::Duration::from_secs(30);
     let mut engine_config = EngineConfig::new(&config.data_dir);
     engine_config.heal_bytes_per_sec = config.heal_bytes_per_sec;
+    engine_config.metadata_cache_bytes = config.metadata_cache_bytes;
     let engine = loop {
         match Engine::open(engine_config.clone()).await {
             Ok(engine) => break engine,

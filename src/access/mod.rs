@@ -3,8 +3,8 @@
 //! the request does.
 //!
 //! Owns: turning an authenticated principal into a policy principal with its
-//! identity policies, gathering the condition keys once per request
-//! (`conditions`), the client address behind a trusted proxy (`client`), the
+//! identity policies, gathering the condition keys once per request, when a
+//! policy is first evaluated (`conditions`), the client address behind a trusted proxy (`client`), the
 //! action each operation is authorized as (`actions`), and calling the pure
 //! `policy::evaluate`. The decision logic itself lives in the `policy` crate.
 //!

@@ -276,6 +276,8 @@ pub struct EngineStats {
     pub commit_seq: u64,
     /// Objects, versions and data bytes held, as of the last commit.
     pub stored: crate::stored::StoredCounts,
+    /// Bytes held in the metadata block cache (one for all replicas).
+    pub metadata_cache_bytes: usize,
 }
 
 impl EngineStats {
@@ -540,6 +542,7 @@ impl Engine {
             pending_heal: lock(&i.heal_queue).len(),
             commit_seq: i.meta.seq(),
             stored: i.meta.stored(),
+            metadata_cache_bytes: i.meta.cache_usage(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use crate::engine::{Counters, Inner};
 use crate::error::{EngineError, Result};
-use crate::meta::{open_db, read_seq, Meta, WRITE_QUORUM};
+use crate::meta::{block_cache, open_db, read_seq, Meta, WRITE_QUORUM};
 use crate::types::EngineConfig;
 use crate::zones::{create_layout, inspect, Found, Zone, ZoneState, ZONE_COUNT};
 
@@ -44,7 +44,7 @@ fn remove_rebuild_leftovers(zone: &Zone) {
 /// Opens a zone's metadata replica with its commit sequence; `None` when the
 /// zone has none (new or emptied) or it is unreadable (it is then rebuilt),
 /// an error when another process holds it.
-fn open_replica(zone: &Zone, marked: bool) -> Result<Option<(rocksdb::DB, u64)>> {
+fn open_replica(zone: &Zone, marked: bool, cache: &rocksdb::Cache) -> Result<Option<(rocksdb::DB, u64)>> {
     if !marked {
         return Ok(None);
     }
@@ -52,7 +52,7 @@ fn open_replica(zone: &Zone, marked: bool) -> Result<Option<(rocksdb::DB, u64)>>
     if !zone.meta_dir().join("CURRENT").exists() {
         return Ok(None);
     }
-    match open_db(&zone.meta_dir()).and_then(|db| read_seq(&db).map(|s| (db, s))) {
+    match open_db(&zone.meta_dir(), cache).and_then(|db| read_seq(&db).map(|s| (db, s))) {
         Ok(pair) => Ok(Some(pair)),
         Err(EngineError::Metadata { message, .. }) if is_lock_error(&message) => Err(EngineError::Metadata {
             op: "open metadata replica",
@@ -103,13 +103,15 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     let zones: Vec<Zone> =
         config.zone_dirs.iter().enumerate().map(|(i, d)| Zone::new(i, d.clone(), ZoneState::Online)).collect();
 
+    let cache = block_cache(config.metadata_cache_bytes);
     // Open the replicas that survived, side by side (each replays its own WAL).
     let opened: Vec<Result<Option<(rocksdb::DB, u64)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = zones
             .iter()
             .map(|zone| {
                 let marked = matches!(found[zone.index], Found::Marked { .. });
-                s.spawn(move || open_replica(zone, marked))
+                let cache = &cache;
+                s.spawn(move || open_replica(zone, marked, cache))
             })
             .collect();
         handles
@@ -144,12 +146,12 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     }
     if existing.is_none() {
         for (i, zone) in zones.iter().enumerate() {
-            let db = open_db(&zone.meta_dir())?;
+            let db = open_db(&zone.meta_dir(), &cache)?;
             dbs[i] = Some((db, 0));
         }
     }
 
-    let meta = Meta::new(dbs)?;
+    let meta = Meta::new(dbs, cache)?;
     for zone in &zones {
         if !meta.is_fresh(zone.index) {
             tracing::warn!(zone = zone.index, "metadata replica stale or missing; rebuilding from a fresh replica");

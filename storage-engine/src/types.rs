@@ -18,6 +18,8 @@ pub struct EngineConfig {
     pub inline_threshold_bytes: usize,
     /// Read rate of the heal that rebuilds a zone recreated at open (default unlimited).
     pub heal_bytes_per_sec: Option<u64>,
+    /// Size of the metadata block cache shared by all replicas (default 32 MiB).
+    pub metadata_cache_bytes: usize,
 }
 
 impl EngineConfig {
@@ -32,6 +34,7 @@ impl EngineConfig {
             stripe_size_bytes: 1 << 20,
             inline_threshold_bytes: 128 << 10,
             heal_bytes_per_sec: None,
+            metadata_cache_bytes: 32 << 20,
         }
     }
 }

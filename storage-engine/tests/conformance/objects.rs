@@ -251,3 +251,32 @@ async fn attribute_compare_and_swap() {
     assert_eq!(e.stats().orphans_collected, 0, "nor did the collection after open remove anything");
     e.shutdown().await.expect("shutdown");
 }
+
+/// Metadata reads after a restart (from RocksDB's files, not its memtables)
+/// go through the one block cache of the configured size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_reads_use_one_bounded_block_cache() {
+    let c = Cluster::new();
+    let mut config = c.config();
+    config.metadata_cache_bytes = 1 << 20;
+    let e = storage_engine::Engine::open(config.clone()).await.expect("open");
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let attrs = vec![b'a'; 500];
+    for i in 0..4000 {
+        let key = format!("key-{i:05}");
+        let mut w = e.object_writer("b", &key).await.expect("writer");
+        w.write(bytes::Bytes::from_static(b"x")).await.expect("write");
+        w.commit("\"x\"".into(), attrs.clone(), CommitCondition::None).await.expect("commit");
+    }
+    e.shutdown().await.expect("shutdown");
+    let e = storage_engine::Engine::open(config).await.expect("reopen");
+    for i in 0..4000 {
+        assert_eq!(e.head_object("b", &format!("key-{i:05}")).await.expect("head").attrs, attrs);
+    }
+    assert!(matches!(e.head_object("b", "key-99999").await, Err(EngineError::NoSuchKey { .. })));
+    let used = e.stats().metadata_cache_bytes;
+    // Several MB of records were read through it; it holds at most its size.
+    assert!(used > 64 << 10, "the shared cache was used: {used} bytes");
+    assert!(used <= (1 << 20) + (64 << 10), "bounded by its size: {used} bytes");
+    e.shutdown().await.expect("shutdown");
+}
