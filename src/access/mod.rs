@@ -4,9 +4,9 @@
 //!
 //! Owns: turning an authenticated principal into a policy principal with its
 //! identity policies, gathering the condition keys once per request, when a
-//! policy is first evaluated (`conditions`), the client address behind a trusted proxy (`client`), the
-//! action each operation is authorized as (`actions`), and calling the pure
-//! `policy::evaluate`. The decision logic itself lives in the `policy` crate.
+//! policy is first evaluated (`conditions`), the client address behind a
+//! trusted proxy (`client`), the action each operation is authorized as
+//! (`actions`), and calling the pure `policy::evaluate`. The decision logic itself lives in the `policy` crate.
 //!
 //! Invariants: every served operation is authorized before its handler runs
 //! (per item for DeleteObjects); a denial is logged at debug level with the
