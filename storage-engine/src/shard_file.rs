@@ -149,6 +149,33 @@ struct PendingShard {
     zone: usize,
     tmp: PathBuf,
     file: File,
+    /// Bytes written to the file so far.
+    written: u64,
+    /// Bytes whose writeback has been started.
+    flushing: u64,
+}
+
+/// Writeback of a shard file is started every this many bytes, so that the
+/// fsync at the end finds little left to write and the disk works while the
+/// rest of the object arrives.
+const WRITEBACK_STEP: u64 = 1 << 20;
+
+impl PendingShard {
+    /// Starts writeback of everything written so far and drops the pages
+    /// that are clean already.
+    fn start_writeback(&mut self) {
+        self.drop_cache(std::num::NonZeroU64::new(self.written));
+        self.flushing = self.written;
+    }
+
+    /// `POSIX_FADV_DONTNEED` over the first `len` bytes (`None`: the whole
+    /// file): the kernel starts writeback of dirty pages without waiting for
+    /// it and drops the clean ones. Advice only, so a refusal is just logged.
+    fn drop_cache(&self, len: Option<std::num::NonZeroU64>) {
+        if let Err(e) = rustix::fs::fadvise(&self.file, 0, len, rustix::fs::Advice::DontNeed) {
+            tracing::debug!(path = %self.tmp.display(), error = %e, "page cache advice refused");
+        }
+    }
 }
 
 /// A set of shard files being written to temp names. Dropping it without
@@ -228,7 +255,7 @@ impl ShardSetWriter {
             match opened {
                 Ok(file) => {
                     self.load[z] += 1;
-                    return Some(PendingShard { zone: z, tmp, file });
+                    return Some(PendingShard { zone: z, tmp, file, written: HEADER_LEN, flushing: 0 });
                 }
                 Err(e) => {
                     let err = io_err("create shard", &tmp, e);
@@ -259,12 +286,30 @@ impl ShardSetWriter {
     fn write_block(zones: &[Zone], p: &mut PendingShard, block: &[u8]) -> std::io::Result<()> {
         zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
         p.file.write_all(block)?;
-        p.file.write_all(&crc(block).to_be_bytes())
+        p.file.write_all(&crc(block).to_be_bytes())?;
+        p.written += (block.len() + CRC_LEN) as u64;
+        if p.written - p.flushing >= WRITEBACK_STEP {
+            p.start_writeback();
+        }
+        Ok(())
     }
 
     fn sync(zones: &[Zone], p: &PendingShard) -> std::io::Result<()> {
         zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
         p.file.sync_all()
+    }
+
+    /// fsyncs a shard file, then, if it is large enough for its writeback to
+    /// have been started early, drops its pages from the page cache: the
+    /// data is durable and clean, a large new object is seldom read back at
+    /// once, and the next writes reuse those pages instead of growing the
+    /// cache (and pushing metadata and hot objects out of it).
+    fn sync_and_drop_cache(zones: &[Zone], p: &PendingShard) -> std::io::Result<()> {
+        Self::sync(zones, p)?;
+        if p.flushing > 0 {
+            p.drop_cache(None);
+        }
+        Ok(())
     }
 
     /// Appends one block (with its CRC) to shard `i`; a failed write drops
@@ -353,7 +398,7 @@ impl ShardSetWriter {
     pub fn finish(&mut self, zones: &[Zone]) -> Result<usize> {
         let synced: Vec<(usize, std::io::Result<()>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (self.shards.iter().enumerate())
-                .filter_map(|(i, s)| s.as_ref().map(|p| (i, scope.spawn(move || Self::sync(zones, p)))))
+                .filter_map(|(i, s)| s.as_ref().map(|p| (i, scope.spawn(move || Self::sync_and_drop_cache(zones, p)))))
                 .collect();
             handles
                 .into_iter()

@@ -280,3 +280,39 @@ async fn metadata_reads_use_one_bounded_block_cache() {
     assert!(used <= (1 << 20) + (64 << 10), "bounded by its size: {used} bytes");
     e.shutdown().await.expect("shutdown");
 }
+
+/// Bytes of `path` resident in the page cache, as util-linux `fincore` reports them.
+fn resident_bytes(path: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .expect("run fincore (util-linux)");
+    assert!(out.status.success(), "fincore {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("fincore prints a byte count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_shard_files_leave_the_page_cache_once_durable() {
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    // 16 MiB over RS(4,2): six shard files of 4 MiB each, written back as
+    // they grow and dropped from the cache after their fsync.
+    let big = data(1, 16 << 20);
+    put(&e, "b", "big", &big).await;
+    let files = c.all_shard_files();
+    assert_eq!(files.len(), 6);
+    for f in &files {
+        assert_eq!(resident_bytes(f), 0, "{} still cached", f.display());
+    }
+    // A small object's shards (64 KiB each) stay cached for a read soon after.
+    put(&e, "b", "small", &data(2, 256 << 10)).await;
+    let small: Vec<_> = c.all_shard_files().into_iter().filter(|f| !files.contains(f)).collect();
+    assert_eq!(small.len(), 6);
+    assert!(small.iter().all(|f| resident_bytes(f) > 0), "small shard files are cached");
+    // Nothing is lost by it: both read back whole.
+    assert_eq!(get(&e, "b", "big").await, big);
+    assert_eq!(get(&e, "b", "small").await, data(2, 256 << 10));
+    e.shutdown().await.expect("shutdown");
+}
