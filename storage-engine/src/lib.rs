@@ -38,6 +38,7 @@ mod open;
 mod reader;
 mod records;
 mod shard_file;
+mod shard_out;
 mod stored;
 mod system;
 mod types;

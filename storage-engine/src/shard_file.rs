@@ -8,14 +8,14 @@
 //! Every full stripe has blocks of `ceil(stripe_size / k)` bytes; the last
 //! stripe may be shorter. The CRC of every block is verified on every read.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
 use crate::records::{Chunk, ChunkLayout, DataId};
+use crate::shard_out::ShardOut;
 use crate::zones::{fsync_dir, io_err, Zone};
 
 pub const HEADER_LEN: u64 = 16;
@@ -148,34 +148,7 @@ pub fn locate(zones: &[Zone], id: &DataId, shard: usize, home: usize) -> Option<
 struct PendingShard {
     zone: usize,
     tmp: PathBuf,
-    file: File,
-    /// Bytes written to the file so far.
-    written: u64,
-    /// Bytes whose writeback has been started.
-    flushing: u64,
-}
-
-/// Writeback of a shard file is started every this many bytes, so that the
-/// fsync at the end finds little left to write and the disk works while the
-/// rest of the object arrives.
-const WRITEBACK_STEP: u64 = 1 << 20;
-
-impl PendingShard {
-    /// Starts writeback of everything written so far and drops the pages
-    /// that are clean already.
-    fn start_writeback(&mut self) {
-        self.drop_cache(std::num::NonZeroU64::new(self.written));
-        self.flushing = self.written;
-    }
-
-    /// `POSIX_FADV_DONTNEED` over the first `len` bytes (`None`: the whole
-    /// file): the kernel starts writeback of dirty pages without waiting for
-    /// it and drops the clean ones. Advice only, so a refusal is just logged.
-    fn drop_cache(&self, len: Option<std::num::NonZeroU64>) {
-        if let Err(e) = rustix::fs::fadvise(&self.file, 0, len, rustix::fs::Advice::DontNeed) {
-            tracing::debug!(path = %self.tmp.display(), error = %e, "page cache advice refused");
-        }
-    }
+    out: ShardOut,
 }
 
 /// A set of shard files being written to temp names. Dropping it without
@@ -244,18 +217,16 @@ impl ShardSetWriter {
                     .min_by_key(|z| self.load[*z])
             })?;
             let tmp = zones[z].tmp_path(&self.id, i);
-            let opened = zones[z]
-                .injected_error()
-                .map_or(Ok(()), Err)
-                .and_then(|_| OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp))
-                .and_then(|mut f| {
-                    f.write_all(&header(i, &self.g))?;
-                    Ok(f)
-                });
+            let opened = zones[z].injected_error().map_or(Ok(()), Err).and_then(|_| ShardOut::create(&tmp)).and_then(
+                |mut out| {
+                    out.write_all(&header(i, &self.g))?;
+                    Ok(out)
+                },
+            );
             match opened {
-                Ok(file) => {
+                Ok(out) => {
                     self.load[z] += 1;
-                    return Some(PendingShard { zone: z, tmp, file, written: HEADER_LEN, flushing: 0 });
+                    return Some(PendingShard { zone: z, tmp, out });
                 }
                 Err(e) => {
                     let err = io_err("create shard", &tmp, e);
@@ -285,31 +256,13 @@ impl ShardSetWriter {
 
     fn write_block(zones: &[Zone], p: &mut PendingShard, block: &[u8]) -> std::io::Result<()> {
         zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
-        p.file.write_all(block)?;
-        p.file.write_all(&crc(block).to_be_bytes())?;
-        p.written += (block.len() + CRC_LEN) as u64;
-        if p.written - p.flushing >= WRITEBACK_STEP {
-            p.start_writeback();
-        }
-        Ok(())
+        p.out.write_all(block)?;
+        p.out.write_all(&crc(block).to_be_bytes())
     }
 
-    fn sync(zones: &[Zone], p: &PendingShard) -> std::io::Result<()> {
+    fn sync(zones: &[Zone], p: &mut PendingShard) -> std::io::Result<()> {
         zones.get(p.zone).and_then(|z| z.injected_error()).map_or(Ok(()), Err)?;
-        p.file.sync_all()
-    }
-
-    /// fsyncs a shard file, then, if it is large enough for its writeback to
-    /// have been started early, drops its pages from the page cache: the
-    /// data is durable and clean, a large new object is seldom read back at
-    /// once, and the next writes reuse those pages instead of growing the
-    /// cache (and pushing metadata and hot objects out of it).
-    fn sync_and_drop_cache(zones: &[Zone], p: &PendingShard) -> std::io::Result<()> {
-        Self::sync(zones, p)?;
-        if p.flushing > 0 {
-            p.drop_cache(None);
-        }
-        Ok(())
+        p.out.sync()
     }
 
     /// Appends one block (with its CRC) to shard `i`; a failed write drops
@@ -343,8 +296,15 @@ impl ShardSetWriter {
     /// than k other shards can be read.
     fn relocate(&mut self, zones: &[Zone], i: usize, done: &Geometry, next: Option<&[u8]>, sync: bool) {
         let Ok(codec) = done.codec() else { return };
+        // Read handles on the other shards, their bytes written out first.
+        let sources: Vec<Option<File>> = (self.shards.iter_mut().enumerate())
+            .map(|(j, q)| {
+                let q = q.as_mut().filter(|_| j != i)?;
+                q.out.flush().and_then(|()| q.out.reader()).ok()
+            })
+            .collect();
         while let Some(mut p) = self.open_shard(zones, i, None) {
-            match self.rebuild_shard(zones, &codec, i, done, &mut p, next, sync) {
+            match Self::rebuild_shard(zones, &codec, &sources, i, done, &mut p, next, sync) {
                 Ok(()) => {
                     tracing::info!(zone = p.zone, shard = i, "shard moved to another zone during the write");
                     self.shards[i] = Some(p);
@@ -365,9 +325,9 @@ impl ShardSetWriter {
 
     #[allow(clippy::too_many_arguments)]
     fn rebuild_shard(
-        &self,
         zones: &[Zone],
         codec: &Codec,
+        sources: &[Option<File>],
         i: usize,
         done: &Geometry,
         p: &mut PendingShard,
@@ -375,9 +335,8 @@ impl ShardSetWriter {
         sync: bool,
     ) -> std::result::Result<(), Rebuild> {
         for s in 0..done.stripes() {
-            let mut blocks: Vec<Option<Vec<u8>>> = (self.shards.iter().enumerate())
-                .map(|(j, q)| q.as_ref().filter(|_| j != i).and_then(|q| read_block(&q.file, done, s)))
-                .collect();
+            let mut blocks: Vec<Option<Vec<u8>>> =
+                sources.iter().map(|f| f.as_ref().and_then(|f| read_block(f, done, s))).collect();
             codec.reconstruct(&mut blocks).map_err(|_| Rebuild::NoSources)?;
             let block = blocks.get(i).and_then(Option::as_ref).ok_or(Rebuild::NoSources)?;
             Self::write_block(zones, p, block).map_err(Rebuild::TargetFailed)?;
@@ -397,8 +356,8 @@ impl ShardSetWriter {
     /// is recorded in `failed_zones`.
     pub fn finish(&mut self, zones: &[Zone]) -> Result<usize> {
         let synced: Vec<(usize, std::io::Result<()>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (self.shards.iter().enumerate())
-                .filter_map(|(i, s)| s.as_ref().map(|p| (i, scope.spawn(move || Self::sync_and_drop_cache(zones, p)))))
+            let handles: Vec<_> = (self.shards.iter_mut().enumerate())
+                .filter_map(|(i, s)| s.as_mut().map(|p| (i, scope.spawn(move || Self::sync(zones, p)))))
                 .collect();
             handles
                 .into_iter()
@@ -446,7 +405,7 @@ impl ShardSetWriter {
 /// Renames a synced temp file to its final name and fsyncs both directories.
 fn publish(zones: &[Zone], id: &DataId, i: usize, p: PendingShard) -> Result<()> {
     let res = (|| {
-        drop(p.file);
+        drop(p.out);
         let zone = zones.get(p.zone).ok_or_else(|| EngineError::Corrupt { what: "zone index".into() })?;
         let dst = zone.shard_path(id, i);
         std::fs::rename(&p.tmp, &dst).map_err(|e| io_err("rename shard", &dst, e))?;
@@ -504,6 +463,8 @@ pub fn remove_all(zones: &[Zone], id: &DataId, total_shards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     /// A shard file of `g` written by hand: header, then each block with its CRC.
     fn shard_file(g: &Geometry, dir: &Path) -> (File, Vec<Vec<u8>>) {
