@@ -1,9 +1,10 @@
 //! Streaming writers for objects and parts.
 //!
 //! A writer buffers at most `max(stripe, inline threshold)` bytes beyond the
-//! caller's current piece. Data smaller than the inline threshold is stored in
-//! the metadata store; anything larger is cut into stripes, each encoded and
-//! appended to k+m temp shard files as it fills. Commit = fsync + rename +
+//! caller's current piece, plus the one stripe being written. Data smaller
+//! than the inline threshold is stored in the metadata store; anything larger
+//! is cut into stripes, each encoded and appended to k+m temp shard files as
+//! it fills, on the blocking pool while the next stripe arrives. Commit = fsync + rename +
 //! directory fsync of the shard files, then one replicated metadata commit.
 //! Dropping a writer without committing removes its temp files.
 
@@ -28,6 +29,8 @@ pub(crate) struct DataWriter {
     buf: BytesMut,
     written: u64,
     shards: Option<ShardSetWriter>,
+    /// The stripe being encoded and written; it hands the shard files back.
+    in_flight: Option<tokio::task::JoinHandle<Result<ShardSetWriter>>>,
     codec: Arc<Codec>,
     poisoned: bool,
     // Declared last: dropped after `shards`, whose drop removes the temp files.
@@ -52,6 +55,7 @@ impl DataWriter {
             buf: BytesMut::new(),
             written: 0,
             shards: None,
+            in_flight: None,
             codec,
             poisoned: false,
             _active: active,
@@ -67,7 +71,9 @@ impl DataWriter {
     }
 
     fn is_inline(&self) -> bool {
-        self.shards.is_none() && (self.total() < self.inner.config.inline_threshold_bytes as u64 || self.total() == 0)
+        self.shards.is_none()
+            && self.in_flight.is_none()
+            && (self.total() < self.inner.config.inline_threshold_bytes as u64 || self.total() == 0)
     }
 
     async fn write(&mut self, data: Bytes) -> Result<()> {
@@ -85,13 +91,24 @@ impl DataWriter {
         Ok(())
     }
 
+    /// Waits for the stripe in flight, if any, and takes its shard files back.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(h) = self.in_flight.take() {
+            let shards = h.await.map_err(|e| EngineError::Corrupt { what: format!("blocking task failed: {e}") })??;
+            self.shards = Some(shards);
+        }
+        Ok(())
+    }
+
+    /// Starts encoding and writing `stripe` once the previous one is written.
     async fn flush_stripe(&mut self, stripe: Bytes) -> Result<()> {
+        self.settle().await?;
         let inner = self.inner.clone();
         let codec = self.codec.clone();
         let shards = self.shards.take();
         let id = self.id;
         let len = stripe.len() as u64;
-        let shards = blocking(move || {
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
             let blocks = codec.encode(&stripe)?;
             let mut shards = match shards {
                 Some(s) => s,
@@ -121,9 +138,7 @@ impl DataWriter {
                 return Err(EngineError::InsufficientZones { available: shards.live_shards(), needed: need });
             }
             Ok(shards)
-        })
-        .await?;
-        self.shards = Some(shards);
+        }));
         self.written += len;
         Ok(())
     }
@@ -144,6 +159,7 @@ impl DataWriter {
             let tail = std::mem::take(&mut self.buf).freeze();
             self.flush_stripe(tail).await?;
         }
+        self.settle().await?;
         let shards =
             self.shards.take().ok_or_else(|| EngineError::Corrupt { what: "erasure writer without shards".into() })?;
         let inner = self.inner.clone();
