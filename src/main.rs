@@ -24,7 +24,15 @@ fn main() -> ExitCode {
             };
             let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+            // A log line that cannot be written (the disk holding the log is
+            // full, a closed pipe) is dropped: by default the subscriber would
+            // report that on stderr with `eprintln!`, which panics when stderr
+            // fails too, taking down the thread that logged (the server at
+            // start-up, a request's blocking task later on).
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .log_internal_errors(false);
             if config.log_json {
                 logs.json().init();
             } else {

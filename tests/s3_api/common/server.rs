@@ -29,6 +29,9 @@ pub struct ServerOptions {
     /// Further command-line arguments for `coffer server` (e.g. the hidden
     /// `--test-min-part-size-bytes N`).
     pub extra_args: Vec<String>,
+    /// stderr (the log) on `/dev/full`: every log write fails with ENOSPC,
+    /// as when the disk holding the log file fills up.
+    pub log_to_dev_full: bool,
 }
 
 /// A running `coffer server`; stopped when dropped.
@@ -84,14 +87,18 @@ impl Server {
         cmd.env("COFFER_ROOT_ACCESS_KEY", ACCESS_KEY)
             .env("COFFER_ROOT_SECRET_KEY", SECRET_KEY)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::piped());
+        if options.log_to_dev_full {
+            cmd.stderr(std::fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full"));
+        } else {
+            cmd.stderr(Stdio::piped());
+        }
         let mut child = cmd.spawn().expect("spawn the coffer binary");
 
         let output = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel::<(&'static str, SocketAddr)>();
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = child.stderr.take();
         {
             let output = Arc::clone(&output);
             std::thread::spawn(move || {
@@ -106,7 +113,7 @@ impl Server {
                 }
             });
         }
-        {
+        if let Some(stderr) = stderr {
             let output = Arc::clone(&output);
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stderr);

@@ -106,3 +106,35 @@ async fn full_zones_on_real_small_filesystems() {
     drop(server);
     drop((az2, az3));
 }
+
+/// The disk holding the log fills up: every write to stderr fails with
+/// ENOSPC. Requests, including ones that log errors, still get their S3
+/// answers, and the server stays up.
+#[tokio::test]
+async fn a_full_log_disk_does_not_fail_requests() {
+    let server = Server::start_with(crate::common::ServerOptions { log_to_dev_full: true, ..options(&[]) }).await;
+    let s3 = client(&server);
+    let bucket = bucket_name("fulllog");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let good = test_data(3 << 20, 1);
+    s3.put_object().bucket(&bucket).key("good").body(good.clone().into()).send().await.expect("put good");
+    let of_good = super::shard_files(&server.data_dir);
+    s3.put_object().bucket(&bucket).key("lost").body(test_data(3 << 20, 2).into()).send().await.expect("put lost");
+    // Take four of the six shards of `lost` (k = 4): reading it fails, and
+    // the engine and the server log that at error level.
+    let of_lost: Vec<_> = super::shard_files(&server.data_dir).into_iter().filter(|f| !of_good.contains(f)).collect();
+    assert_eq!(of_lost.len(), 6, "{of_lost:?}");
+    for f in &of_lost[..4] {
+        std::fs::remove_file(f).expect("remove shard");
+    }
+    // The response head is sent before the first stripe is read: the body
+    // ends early, as the read of an unreadable object does (the length
+    // promised is not delivered, so no client takes it as whole).
+    let lost = s3.get_object().bucket(&bucket).key("lost").send().await.expect("response head");
+    assert!(lost.body.collect().await.is_err(), "the body of an unreadable object is cut short");
+    // The server is still up and serves the rest.
+    let got = s3.get_object().bucket(&bucket).key("good").send().await.expect("get good");
+    assert_eq!(got.body.collect().await.expect("body").into_bytes(), good);
+    let missing = s3.head_object().bucket("no-such-bucket-here").key("k").send().await.expect_err("no bucket");
+    assert_eq!(missing.raw_response().map(|r| r.status().as_u16()), Some(404));
+}

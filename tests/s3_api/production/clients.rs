@@ -63,6 +63,7 @@ async fn real_clients_through_nginx_over_tls() {
         extra_args: ["--trusted-proxy", "127.0.0.1", "--test-min-part-size-bytes", "1048576"]
             .map(String::from)
             .to_vec(),
+        ..Default::default()
     };
     let server = Server::start_with(options).await;
     let nginx = nginx_with_shipped_conf(server.s3_addr, &certs, |c| c).await;
