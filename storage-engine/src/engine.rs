@@ -23,9 +23,12 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Runs blocking work on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| EngineError::Corrupt { what: format!("blocking task failed: {e}") })?
+    joined(tokio::task::spawn_blocking(f)).await
+}
+
+/// The result of a task on the blocking pool, a panic in it as an error.
+pub(crate) async fn joined<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await.map_err(|e| EngineError::Corrupt { what: format!("blocking task failed: {e}") })?
 }
 
 #[derive(Debug, Default)]

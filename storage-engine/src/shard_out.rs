@@ -98,7 +98,8 @@ impl ShardOut {
     }
 
     /// Whether the file is written with direct I/O (false after a fallback).
-    pub fn is_direct(&self) -> bool {
+    #[cfg(test)]
+    fn is_direct(&self) -> bool {
         matches!(self.mode, Mode::Direct(_))
     }
 

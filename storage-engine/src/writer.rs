@@ -4,15 +4,16 @@
 //! caller's current piece, plus the one stripe being written. Data smaller
 //! than the inline threshold is stored in the metadata store; anything larger
 //! is cut into stripes, each encoded and appended to k+m temp shard files as
-//! it fills, on the blocking pool while the next stripe arrives. Commit = fsync + rename +
-//! directory fsync of the shard files, then one replicated metadata commit.
+//! it fills, on the blocking pool while the next stripe arrives. Commit =
+//! fsync + rename + directory fsync of the shard files, then one replicated
+//! metadata commit.
 //! Dropping a writer without committing removes its temp files.
 
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, now_ms, ActiveGuard, Inner};
+use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, joined, now_ms, ActiveGuard, Inner};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
 use crate::keys::{self, CF_INLINE, CF_PARTS, CF_REFS, CF_UPLOADS};
@@ -94,8 +95,7 @@ impl DataWriter {
     /// Waits for the stripe in flight, if any, and takes its shard files back.
     async fn settle(&mut self) -> Result<()> {
         if let Some(h) = self.in_flight.take() {
-            let shards = h.await.map_err(|e| EngineError::Corrupt { what: format!("blocking task failed: {e}") })??;
-            self.shards = Some(shards);
+            self.shards = Some(joined(h).await?);
         }
         Ok(())
     }
