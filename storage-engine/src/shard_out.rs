@@ -108,7 +108,8 @@ impl ShardOut {
             let Mode::Direct(stage) = &mut self.mode else {
                 self.file.write_all(data)?;
                 self.written += data.len() as u64;
-                return self.maybe_start_writeback();
+                self.maybe_start_writeback();
+                return Ok(());
             };
             let n = data.len().min(STAGE - stage.staged());
             stage.buf.extend_from_slice(&data[..n]);
@@ -175,14 +176,13 @@ impl ShardOut {
         Ok(())
     }
 
-    fn maybe_start_writeback(&mut self) -> std::io::Result<()> {
+    fn maybe_start_writeback(&mut self) {
         if let Mode::Cached { flushing } = &mut self.mode {
             if self.written - *flushing >= WRITEBACK_STEP {
                 *flushing = self.written;
                 self.drop_cache(NonZeroU64::new(self.written));
             }
         }
-        Ok(())
     }
 
     /// `POSIX_FADV_DONTNEED` over the first `len` bytes (`None`: all): the
