@@ -8,6 +8,7 @@
 //! Every full stripe has blocks of `ceil(stripe_size / k)` bytes; the last
 //! stripe may be shorter. The CRC of every block is verified on every read.
 
+use rustix::buffer::spare_capacity;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -121,8 +122,21 @@ pub fn open_checked(path: &Path, shard: usize, g: &Geometry) -> Option<File> {
 /// Reads and verifies the block of stripe `s`; `None` when unreadable or corrupt.
 pub fn read_block(f: &File, g: &Geometry, s: u64) -> Option<Vec<u8>> {
     let bl = g.block_len(s);
-    let mut buf = vec![0u8; bl + CRC_LEN];
-    f.read_exact_at(&mut buf, g.block_offset(s)).ok()?;
+    let want = bl + CRC_LEN;
+    let at = g.block_offset(s);
+    // Read into the buffer's spare capacity: zeroing it first would cost a
+    // pass over every byte served.
+    let mut buf = Vec::with_capacity(want);
+    while buf.len() < want {
+        let next = at + buf.len() as u64;
+        match rustix::io::pread(f, spare_capacity(&mut buf), next) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(want);
     let stored = u32::from_be_bytes([buf[bl], buf[bl + 1], buf[bl + 2], buf[bl + 3]]);
     buf.truncate(bl);
     if crc(&buf) != stored {
