@@ -74,6 +74,9 @@ pub struct ServerArgs {
     /// Metadata block cache shared by the three replicas, MiB. Default 32
     #[arg(long, env = "COFFER_METADATA_CACHE_MIB")]
     pub metadata_cache_mib: Option<u64>,
+    /// Stripe buffers all uploads together may hold, MiB; uploads beyond it wait, then get 503 SlowDown. Default 256
+    #[arg(long, env = "COFFER_WRITE_BUFFER_MIB")]
+    pub write_buffer_mib: Option<u64>,
     /// Keyring file (SSE-S3 master key, SSE-KMS keys), outside the zone directories. Default <data-dir>/keyring.json
     #[arg(long, env = "COFFER_KEYRING_FILE")]
     pub keyring_file: Option<PathBuf>,
@@ -113,6 +116,9 @@ pub struct ServerArgs {
     /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
     #[arg(long, hide = true)]
     pub test_min_part_size_bytes: Option<u64>,
+    /// Test-only: how long an upload waits for write buffers before 503 SlowDown (default 10 s).
+    #[arg(long, hide = true)]
+    pub test_write_buffer_wait_ms: Option<u64>,
     /// Root access key id (normally from the environment).
     #[arg(long, env = "COFFER_ROOT_ACCESS_KEY", hide = true)]
     pub root_access_key: Option<String>,
@@ -137,6 +143,7 @@ impl Default for ServerArgs {
             scrub_bytes_per_sec: None,
             heal_bytes_per_sec: None,
             metadata_cache_mib: None,
+            write_buffer_mib: None,
             new_bucket_defaults: None,
             log_format: None,
             access_log: None,
@@ -150,6 +157,7 @@ impl Default for ServerArgs {
             sse_master_key: None,
             test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
+            test_write_buffer_wait_ms: None,
             root_access_key: None,
             root_secret_key: None,
         }
@@ -175,6 +183,7 @@ struct FileConfig {
     scrub_bytes_per_sec: Option<u64>,
     heal_bytes_per_sec: Option<u64>,
     metadata_cache_mib: Option<u64>,
+    write_buffer_mib: Option<u64>,
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
@@ -233,6 +242,10 @@ pub struct Config {
     pub heal_bytes_per_sec: Option<u64>,
     /// Metadata block cache size (bytes).
     pub metadata_cache_bytes: usize,
+    /// Write buffers of all uploads together (bytes).
+    pub write_buffer_bytes: usize,
+    /// How long an upload waits for its share of the write buffers.
+    pub write_buffer_wait: std::time::Duration,
     /// New buckets get pre-2023 AWS settings (ACLs enabled, no Block Public Access).
     pub legacy_bucket_defaults: bool,
     /// Server logs as JSON lines instead of text.
@@ -435,6 +448,16 @@ impl Config {
                     })
                 }
             },
+            write_buffer_bytes: match args.write_buffer_mib.or(file.write_buffer_mib).unwrap_or(256) {
+                mib @ 1..=65_536 => (mib as usize) << 20,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        field: "write_buffer_mib",
+                        message: format!("{other} is not between 1 and 65536"),
+                    })
+                }
+            },
+            write_buffer_wait: std::time::Duration::from_millis(args.test_write_buffer_wait_ms.unwrap_or(10_000)),
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -565,16 +588,25 @@ mod tests {
             let args = ServerArgs { metadata_cache_mib: Some(bad), ..Default::default() };
             assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("metadata_cache_mib"));
         }
+        assert_eq!(config.write_buffer_bytes, 256 << 20);
+        assert_eq!(config.write_buffer_wait, std::time::Duration::from_secs(10));
+        let buffers = ServerArgs { write_buffer_mib: Some(64), ..Default::default() };
+        assert_eq!(Config::from_args(&buffers).expect("valid").write_buffer_bytes, 64 << 20);
+        for bad in [0, 65_537] {
+            let args = ServerArgs { write_buffer_mib: Some(bad), ..Default::default() };
+            assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("write_buffer_mib"));
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("coffer.toml");
         std::fs::write(
             &path,
-            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\n",
+            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\nwrite_buffer_mib = 32\n",
         )
         .expect("write");
         let config = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect("valid");
         assert_eq!(config.admin_token.map(|t| t.0).as_deref(), Some("file-token-123"));
         assert_eq!(config.scrub_interval, std::time::Duration::from_secs(3600));
+        assert_eq!(config.write_buffer_bytes, 32 << 20);
         assert_eq!(config.scrub_bytes_per_sec, None, "0 means unlimited");
     }
 }

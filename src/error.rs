@@ -394,6 +394,14 @@ impl From<EngineError> for ApiError {
             e @ (EngineError::Corrupt { .. } | EngineError::Io { .. } | EngineError::Metadata { .. }) => {
                 ApiError::internal(e)
             }
+            e @ EngineError::WriteBuffersBusy { .. } => ApiError {
+                code: C::SlowDown,
+                message: "Too many uploads are in progress; please reduce your request rate.".into(),
+                resource: None,
+                extra: Vec::new(),
+                source: Some(Box::new(e)),
+                headers: Vec::new(),
+            },
             e @ EngineError::NoSpace { .. } => ApiError {
                 code: C::InsufficientStorage,
                 message: "The server has no space left to store the object.".into(),

@@ -52,6 +52,10 @@ pub struct Metrics {
     shards_repaired_seen: AtomicU64,
     degraded_reads: Counter,
     degraded_reads_seen: AtomicU64,
+    write_buffers_in_use: Gauge,
+    write_buffers_limit: Gauge,
+    uploads_refused_busy: Counter,
+    uploads_refused_busy_seen: AtomicU64,
     objects_stored: Gauge,
     object_versions_stored: Gauge,
     bytes_stored: Gauge,
@@ -93,6 +97,24 @@ impl Metrics {
         registry.register("shards_repaired", "Shard files rewritten by heal and scrub", shards_repaired.clone());
         let degraded_reads = Counter::default();
         registry.register("degraded_reads", "Stripe reads that needed reconstruction", degraded_reads.clone());
+        let write_buffers_in_use = Gauge::default();
+        registry.register(
+            "write_buffers_in_use_bytes",
+            "Write-buffer shares held by uploads now",
+            write_buffers_in_use.clone(),
+        );
+        let write_buffers_limit = Gauge::default();
+        registry.register(
+            "write_buffers_limit_bytes",
+            "Write buffers all uploads together may hold (--write-buffer-mib)",
+            write_buffers_limit.clone(),
+        );
+        let uploads_refused_busy = Counter::default();
+        registry.register(
+            "uploads_refused_busy",
+            "Uploads answered 503 SlowDown after waiting for write buffers",
+            uploads_refused_busy.clone(),
+        );
         let objects_stored = Gauge::default();
         registry.register("objects_stored", "Current objects (latest versions) stored", objects_stored.clone());
         let object_versions_stored = Gauge::default();
@@ -152,6 +174,10 @@ impl Metrics {
             shards_repaired_seen: AtomicU64::new(0),
             degraded_reads,
             degraded_reads_seen: AtomicU64::new(0),
+            write_buffers_in_use,
+            write_buffers_limit,
+            uploads_refused_busy,
+            uploads_refused_busy_seen: AtomicU64::new(0),
             objects_stored,
             object_versions_stored,
             bytes_stored,
@@ -181,6 +207,9 @@ impl Metrics {
         self.degraded_objects.set(stats.degraded_objects() as i64);
         advance(&self.shards_repaired, &self.shards_repaired_seen, stats.shards_repaired);
         advance(&self.degraded_reads, &self.degraded_reads_seen, stats.degraded_reads);
+        self.write_buffers_in_use.set(stats.write_buffers_in_use_bytes as i64);
+        self.write_buffers_limit.set(stats.write_buffers_limit_bytes as i64);
+        advance(&self.uploads_refused_busy, &self.uploads_refused_busy_seen, stats.writes_refused_busy);
         for z in &stats.zones {
             let labels = ZoneLabels { zone: format!("az{}", z.zone + 1) };
             self.zone_state.get_or_create(&labels).set(zone_state_code(&z.state));

@@ -466,6 +466,11 @@ fn status_json(state: &AppState) -> serde_json::Value {
         "degraded_objects": stats.degraded_objects(),
         "heal_queue": stats.pending_heal,
         "degraded_reads": stats.degraded_reads,
+        "write_buffers": {
+            "in_use_bytes": stats.write_buffers_in_use_bytes,
+            "limit_bytes": stats.write_buffers_limit_bytes,
+            "uploads_refused_busy": stats.writes_refused_busy,
+        },
         "shards_repaired": stats.shards_repaired,
         "scrub": state.ops.scrub_snapshot(),
     })

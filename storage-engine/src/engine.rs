@@ -52,6 +52,7 @@ pub(crate) struct Inner {
     /// Chunks found damaged by reads or written short of shards, for targeted repair.
     pub heal_queue: Mutex<HashMap<DataId, Chunk>>,
     pub counters: Counters,
+    pub write_budget: crate::write_budget::WriteBudget,
     pub heal_lock: tokio::sync::Mutex<()>,
     pub gc_notify: Arc<tokio::sync::Notify>,
     pub shutting_down: AtomicBool,
@@ -281,6 +282,11 @@ pub struct EngineStats {
     pub stored: crate::stored::StoredCounts,
     /// Bytes held in the metadata block cache (one for all replicas).
     pub metadata_cache_bytes: usize,
+    /// Write-buffer shares taken by writers now, and the limit (bytes).
+    pub write_buffers_in_use_bytes: usize,
+    pub write_buffers_limit_bytes: usize,
+    /// Writers refused with `WriteBuffersBusy`.
+    pub writes_refused_busy: u64,
 }
 
 impl EngineStats {
@@ -546,6 +552,9 @@ impl Engine {
             commit_seq: i.meta.seq(),
             stored: i.meta.stored(),
             metadata_cache_bytes: i.meta.cache_usage(),
+            write_buffers_in_use_bytes: i.write_budget.in_use_bytes(),
+            write_buffers_limit_bytes: i.write_budget.limit_bytes(),
+            writes_refused_busy: i.write_budget.rejected(),
         }
     }
 

@@ -39,6 +39,9 @@ pub enum EngineError {
     NoSpace { op: &'static str, path: PathBuf },
     #[error("metadata store error during {op}: {message}")]
     Metadata { op: &'static str, message: String },
+    /// The write buffers stayed all in use for the whole wait: retry later.
+    #[error("write buffers all in use (waited {waited_ms} ms)")]
+    WriteBuffersBusy { waited_ms: u64 },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -43,6 +43,7 @@ mod stored;
 mod system;
 mod types;
 mod versions;
+mod write_budget;
 mod writer;
 mod zones;
 
@@ -55,6 +56,7 @@ pub use stored::StoredCounts;
 pub use system::MAX_SYSTEM_KEY_BYTES;
 pub use types::*;
 pub use versions::{new_version, NULL_VERSION};
+pub use write_budget::per_writer_bytes;
 pub use writer::{ObjectWriter, PartWriter};
 pub use zones::{InjectedFault, ZoneState};
 

@@ -162,6 +162,7 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     }
 
     let inner = Inner {
+        write_budget: crate::write_budget::WriteBudget::new(&config),
         config,
         zones,
         meta,

@@ -33,6 +33,8 @@ const STAGE: usize = 256 << 10;
 /// Page-cache writes start their writeback every this many bytes, so that
 /// the fsync at the end finds little left to write.
 const WRITEBACK_STEP: u64 = 1 << 20;
+/// Memory one shard file's staging buffer takes.
+pub(crate) const STAGE_BYTES: usize = STAGE + ALIGN;
 
 pub struct ShardOut {
     path: PathBuf,

@@ -20,6 +20,12 @@ pub struct EngineConfig {
     pub heal_bytes_per_sec: Option<u64>,
     /// Size of the metadata block cache shared by all replicas (default 32 MiB).
     pub metadata_cache_bytes: usize,
+    /// Stripe buffers all writers together may hold (default 256 MiB); each
+    /// writer past the inline threshold takes [`crate::per_writer_bytes`].
+    pub write_buffer_bytes: usize,
+    /// How long a writer waits for its share of `write_buffer_bytes` before
+    /// it fails with `WriteBuffersBusy` (default 10 s).
+    pub write_buffer_wait: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -35,6 +41,8 @@ impl EngineConfig {
             inline_threshold_bytes: 128 << 10,
             heal_bytes_per_sec: None,
             metadata_cache_bytes: 32 << 20,
+            write_buffer_bytes: 256 << 20,
+            write_buffer_wait: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Streaming writers for objects and parts.
 //!
 //! A writer buffers at most `max(stripe, inline threshold)` bytes beyond the
-//! caller's current piece, plus the one stripe being written. Data smaller
+//! caller's current piece, plus the one stripe being written; past the
+//! inline threshold it holds a share of the engine-wide write budget
+//! (`write_budget`), waiting for one if all are taken. Data smaller
 //! than the inline threshold is stored in the metadata store; anything larger
 //! is cut into stripes, each encoded and appended to k+m temp shard files as
 //! it fills, on the blocking pool while the next stripe arrives. Commit =
@@ -21,6 +23,7 @@ use crate::meta::{cf, db_err, Op};
 use crate::records::{encode_chunk, encode_inline, Chunk, ChunkLayout, DataId, ObjectRecord, PartRecord};
 use crate::shard_file::{remove_all, Geometry, ShardSetWriter};
 use crate::types::{CommitCondition, ObjectInfo, PartInfo, Versioning};
+use crate::write_budget::Share;
 use crate::zones::place;
 
 /// The data half shared by object and part writers.
@@ -30,8 +33,11 @@ pub(crate) struct DataWriter {
     buf: BytesMut,
     written: u64,
     shards: Option<ShardSetWriter>,
-    /// The stripe being encoded and written; it hands the shard files back.
-    in_flight: Option<tokio::task::JoinHandle<Result<ShardSetWriter>>>,
+    /// This writer's share of the write buffers, taken before its first
+    /// stripe; the stripe in flight carries it while it runs.
+    share: Option<Share>,
+    /// The stripe being encoded and written; it hands the shard files and the share back.
+    in_flight: Option<tokio::task::JoinHandle<Result<(ShardSetWriter, Share)>>>,
     codec: Arc<Codec>,
     poisoned: bool,
     // Declared last: dropped after `shards`, whose drop removes the temp files.
@@ -56,6 +62,7 @@ impl DataWriter {
             buf: BytesMut::new(),
             written: 0,
             shards: None,
+            share: None,
             in_flight: None,
             codec,
             poisoned: false,
@@ -82,6 +89,17 @@ impl DataWriter {
             return Err(EngineError::Corrupt { what: "write after a failed write".into() });
         }
         self.buf.extend_from_slice(&data);
+        // Past the inline threshold, the stripe buffers are taken from the
+        // budget before the buffer grows further.
+        if self.share.is_none() && self.in_flight.is_none() && !self.is_inline() {
+            match self.inner.write_budget.acquire().await {
+                Ok(share) => self.share = Some(share),
+                Err(e) => {
+                    self.poisoned = true;
+                    return Err(e);
+                }
+            }
+        }
         while !self.is_inline() && self.buf.len() >= self.stripe() {
             let stripe = self.buf.split_to(self.stripe()).freeze();
             if let Err(e) = self.flush_stripe(stripe).await {
@@ -95,7 +113,9 @@ impl DataWriter {
     /// Waits for the stripe in flight, if any, and takes its shard files back.
     async fn settle(&mut self) -> Result<()> {
         if let Some(h) = self.in_flight.take() {
-            self.shards = Some(joined(h).await?);
+            let (shards, share) = joined(h).await?;
+            self.shards = Some(shards);
+            self.share = Some(share);
         }
         Ok(())
     }
@@ -103,6 +123,10 @@ impl DataWriter {
     /// Starts encoding and writing `stripe` once the previous one is written.
     async fn flush_stripe(&mut self, stripe: Bytes) -> Result<()> {
         self.settle().await?;
+        let share = match self.share.take() {
+            Some(s) => s,
+            None => self.inner.write_budget.acquire().await?,
+        };
         let inner = self.inner.clone();
         let codec = self.codec.clone();
         let shards = self.shards.take();
@@ -137,7 +161,7 @@ impl DataWriter {
                 }
                 return Err(EngineError::InsufficientZones { available: shards.live_shards(), needed: need });
             }
-            Ok(shards)
+            Ok((shards, share))
         }));
         self.written += len;
         Ok(())

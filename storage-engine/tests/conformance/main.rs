@@ -9,3 +9,4 @@ mod multipart;
 mod objects;
 mod stored;
 mod system;
+mod write_budget;

@@ -11,6 +11,7 @@ mod enospc;
 mod io_faults;
 mod markers;
 mod scrub_resume;
+mod write_buffers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
