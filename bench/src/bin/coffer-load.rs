@@ -125,6 +125,14 @@ fn config(args: &Args) -> Result<Config, String> {
         }
         None => (SizeSpec::Fixed(units::parse_size(&args.size)?), args.size.clone()),
     };
+    // Reads of objects found by listing have their own sizes; --size only
+    // applies to what this run writes.
+    let size_name = match args.op {
+        OpArg::Get | OpArg::Head | OpArg::Delete if args.existing && args.prefill.unwrap_or(0) == 0 => {
+            "as listed".to_string()
+        }
+        _ => size_name,
+    };
     let stop = match args.ops {
         Some(n) => Stop::Ops(n),
         None => Stop::Duration(units::parse_duration(&args.duration)?),
