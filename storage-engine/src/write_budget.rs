@@ -3,8 +3,8 @@
 //! A writer that outgrows the inline threshold holds stripe buffers until it
 //! finishes: the stripe filling, the stripe being encoded and written, its
 //! encoded blocks and the shard files' staging buffers. Each such writer
-//! takes one share of the budget ([`per_writer_bytes`]) before its first
-//! stripe is written and gives it back when it finishes or is dropped; the
+//! takes one share of the budget ([`per_writer_bytes`]) as soon as it
+//! outgrows the threshold and gives it back when it finishes or is dropped; the
 //! stripe in flight carries the share while it runs. A writer that finds the
 //! budget spent waits (the client's upload stalls under TCP flow control) and
 //! gives up with [`EngineError::WriteBuffersBusy`] after the configured wait.
