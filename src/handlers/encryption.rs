@@ -44,17 +44,25 @@ pub fn open_stored(
 /// An engine writer of stored bytes.
 pub trait Sink {
     fn put(&mut self, data: Bytes) -> impl std::future::Future<Output = Result<(), EngineError>> + Send;
+    /// Stripes whose data blocks hold whole units of `unit` bytes.
+    fn align_blocks(&mut self, unit: usize);
 }
 
 impl Sink for ObjectWriter {
     fn put(&mut self, data: Bytes) -> impl std::future::Future<Output = Result<(), EngineError>> + Send {
         self.write(data)
     }
+    fn align_blocks(&mut self, unit: usize) {
+        ObjectWriter::align_blocks(self, unit)
+    }
 }
 
 impl Sink for PartWriter {
     fn put(&mut self, data: Bytes) -> impl std::future::Future<Output = Result<(), EngineError>> + Send {
         self.write(data)
+    }
+    fn align_blocks(&mut self, unit: usize) {
+        PartWriter::align_blocks(self, unit)
     }
 }
 
@@ -66,7 +74,12 @@ pub struct PlainWriter<'a, S: Sink> {
 }
 
 impl<'a, S: Sink> PlainWriter<'a, S> {
+    /// With a sealer, the engine's stripes are sized so that a read hands
+    /// the decryption whole encrypted blocks, none split over two pieces.
     pub fn new(sink: &'a mut S, sealer: Option<Sealer>) -> Self {
+        if sealer.is_some() {
+            sink.align_blocks(crate::sse::blocks::BLOCK_STORED as usize);
+        }
         PlainWriter { sink, sealer, plain_bytes: 0 }
     }
 

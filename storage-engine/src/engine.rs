@@ -64,11 +64,11 @@ impl Inner {
         [self.zones[0].usable(), self.zones[1].usable(), self.zones[2].usable()]
     }
 
-    pub fn erasure_layout(&self) -> ChunkLayout {
+    pub fn erasure_layout(&self, stripe_size: usize) -> ChunkLayout {
         ChunkLayout::Erasure {
             data_shards: self.config.data_shards as u8,
             parity_shards: self.config.parity_shards as u8,
-            stripe_size_bytes: self.config.stripe_size_bytes as u32,
+            stripe_size_bytes: stripe_size as u32,
         }
     }
 

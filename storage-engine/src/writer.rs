@@ -32,6 +32,8 @@ pub(crate) struct DataWriter {
     id: DataId,
     buf: BytesMut,
     written: u64,
+    /// Data bytes per stripe: the configured size, or a multiple of k × unit (`align_blocks`).
+    stripe_size: usize,
     shards: Option<ShardSetWriter>,
     /// This writer's share of the write buffers, taken before its first
     /// stripe; the stripe in flight carries it while it runs.
@@ -56,11 +58,13 @@ impl DataWriter {
         let id = DataId::new_random();
         let codec = Arc::new(Codec::new(inner.config.data_shards, inner.config.parity_shards)?);
         let active = ActiveGuard::new(&inner, id);
+        let stripe_size = inner.config.stripe_size_bytes;
         Ok(DataWriter {
             inner,
             id,
             buf: BytesMut::new(),
             written: 0,
+            stripe_size,
             shards: None,
             share: None,
             in_flight: None,
@@ -71,7 +75,19 @@ impl DataWriter {
     }
 
     fn stripe(&self) -> usize {
-        self.inner.config.stripe_size_bytes
+        self.stripe_size
+    }
+
+    /// Rounds the stripe up so that every data block of a full stripe is a
+    /// multiple of `unit` bytes; a reader's pieces (one data block each) then
+    /// start and end on `unit` boundaries from the chunk's start. Only takes
+    /// effect before the first byte is written.
+    fn align_blocks(&mut self, unit: usize) {
+        let step = unit.max(1).saturating_mul(self.codec.data_shards());
+        let aligned = self.inner.config.stripe_size_bytes.div_ceil(step).saturating_mul(step);
+        if self.total() == 0 && aligned <= u32::MAX as usize {
+            self.stripe_size = aligned;
+        }
     }
 
     fn total(&self) -> u64 {
@@ -131,6 +147,7 @@ impl DataWriter {
         let codec = self.codec.clone();
         let shards = self.shards.take();
         let id = self.id;
+        let stripe_size = self.stripe_size;
         let len = stripe.len() as u64;
         self.in_flight = Some(tokio::task::spawn_blocking(move || {
             let blocks = codec.encode(&stripe)?;
@@ -143,7 +160,7 @@ impl DataWriter {
                     let g = Geometry {
                         k: codec.data_shards(),
                         m: codec.total_shards() - codec.data_shards(),
-                        stripe_size: inner.config.stripe_size_bytes,
+                        stripe_size,
                         size: 0,
                     };
                     let targets: Vec<Option<usize>> = targets.into_iter().map(Some).collect();
@@ -189,7 +206,7 @@ impl DataWriter {
         let inner = self.inner.clone();
         let codec = self.codec.clone();
         let id = self.id;
-        let chunk = Chunk { data_id: self.id, size_bytes: size, layout: self.inner.erasure_layout() };
+        let chunk = Chunk { data_id: self.id, size_bytes: size, layout: self.inner.erasure_layout(self.stripe_size) };
         let queued = chunk;
         blocking(move || {
             let total = codec.total_shards();
@@ -322,6 +339,12 @@ impl ObjectWriter {
         self.data.total()
     }
 
+    /// Stripes whose data blocks are multiples of `unit` bytes (see
+    /// `DataWriter::align_blocks`); call before the first write.
+    pub fn align_blocks(&mut self, unit: usize) {
+        self.data.align_blocks(unit)
+    }
+
     /// Makes the object visible. `cond` is checked atomically with the commit.
     pub async fn commit(self, etag: String, attrs: Vec<u8>, cond: CommitCondition) -> Result<ObjectInfo> {
         let inner = self.data.inner.clone();
@@ -386,6 +409,11 @@ impl PartWriter {
 
     pub fn bytes_written(&self) -> u64 {
         self.data.total()
+    }
+
+    /// Stripes whose data blocks are multiples of `unit` bytes; call before the first write.
+    pub fn align_blocks(&mut self, unit: usize) {
+        self.data.align_blocks(unit)
     }
 
     /// Records the part; a previous upload of the same part number is freed.

@@ -314,3 +314,60 @@ async fn shard_files_are_written_past_the_page_cache() {
     assert_eq!((r.unrecoverable, r.shards_repaired), (0, 0));
     e.shutdown().await.expect("shutdown");
 }
+
+/// Pieces of an object and where each starts.
+async fn pieces(e: &storage_engine::Engine, key: &str, range: Option<(u64, u64)>) -> Vec<(u64, Vec<u8>)> {
+    let (_, mut reader) = e.read_object("b", key, range).await.expect("read");
+    let mut at = range.map_or(0, |r| r.0);
+    let mut out = Vec::new();
+    while let Some(piece) = reader.next().await {
+        let piece = piece.expect("piece").to_vec();
+        let len = piece.len() as u64;
+        out.push((at, piece));
+        at += len;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripes_aligned_to_a_unit_hand_out_whole_units() {
+    const UNIT: usize = 300;
+    let c = Cluster::new();
+    let e = c.open().await;
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    // RS(4,2) over 4096-byte stripes: aligned to 300-byte units, a stripe
+    // holds 4800 bytes and each data block 1200.
+    let body = data(7, 5 * 4800 + 123);
+    let mut w = e.object_writer("b", "aligned").await.expect("writer");
+    w.align_blocks(UNIT);
+    for piece in body.chunks(1337) {
+        w.write(bytes::Bytes::copy_from_slice(piece)).await.expect("write");
+    }
+    w.commit("\"a\"".into(), vec![], CommitCondition::None).await.expect("commit");
+    let got = pieces(&e, "aligned", None).await;
+    assert_eq!(got.iter().flat_map(|(_, p)| p.clone()).collect::<Vec<u8>>(), body);
+    // The five full stripes come as 20 blocks of 4 units; the 123-byte tail as its own blocks.
+    let full: Vec<(u64, usize)> = got.iter().filter(|(at, _)| *at < 5 * 4800).map(|(at, p)| (*at, p.len())).collect();
+    assert_eq!(full, (0..20).map(|i| (i * 1200, 1200)).collect::<Vec<_>>());
+    // A range starting on a unit boundary keeps every later piece on one.
+    let ranged = pieces(&e, "aligned", Some((900, 9000))).await;
+    assert_eq!(ranged.iter().flat_map(|(_, p)| p.clone()).collect::<Vec<u8>>(), body[900..9000].to_vec());
+    assert!(ranged.iter().all(|(at, _)| at % UNIT as u64 == 0), "{:?}", ranged.iter().map(|r| r.0).collect::<Vec<_>>());
+
+    // Asked for after the first write, alignment changes nothing.
+    let mut late = e.object_writer("b", "late").await.expect("writer");
+    late.write(bytes::Bytes::copy_from_slice(&body[..10])).await.expect("write");
+    late.align_blocks(UNIT);
+    late.write(bytes::Bytes::copy_from_slice(&body[10..])).await.expect("write");
+    late.commit("\"l\"".into(), vec![], CommitCondition::None).await.expect("commit");
+    let got = pieces(&e, "late", None).await;
+    assert_eq!(got[0].1.len(), 1024, "the configured 4096-byte stripe");
+    assert_eq!(get(&e, "b", "late").await, body);
+
+    // Reconstruction works on the aligned geometry too.
+    e.shutdown().await.expect("shutdown");
+    c.lose_zone(1);
+    let e = c.open().await;
+    assert_eq!(get(&e, "b", "aligned").await, body);
+    e.shutdown().await.expect("shutdown");
+}
