@@ -439,24 +439,14 @@ impl Config {
             scrub_bytes_per_sec: Some(args.scrub_bytes_per_sec.or(file.scrub_bytes_per_sec).unwrap_or(20 << 20))
                 .filter(|r| *r > 0),
             heal_bytes_per_sec: args.heal_bytes_per_sec.or(file.heal_bytes_per_sec).filter(|r| *r > 0),
-            metadata_cache_bytes: match args.metadata_cache_mib.or(file.metadata_cache_mib).unwrap_or(32) {
-                mib @ 1..=65_536 => (mib as usize) << 20,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        field: "metadata_cache_mib",
-                        message: format!("{other} is not between 1 and 65536"),
-                    })
-                }
-            },
-            write_buffer_bytes: match args.write_buffer_mib.or(file.write_buffer_mib).unwrap_or(256) {
-                mib @ 1..=65_536 => (mib as usize) << 20,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        field: "write_buffer_mib",
-                        message: format!("{other} is not between 1 and 65536"),
-                    })
-                }
-            },
+            metadata_cache_bytes: mib_bytes(
+                "metadata_cache_mib",
+                args.metadata_cache_mib.or(file.metadata_cache_mib).unwrap_or(32),
+            )?,
+            write_buffer_bytes: mib_bytes(
+                "write_buffer_mib",
+                args.write_buffer_mib.or(file.write_buffer_mib).unwrap_or(256),
+            )?,
             write_buffer_wait: std::time::Duration::from_millis(args.test_write_buffer_wait_ms.unwrap_or(10_000)),
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
@@ -509,6 +499,14 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// A size setting in MiB (1–65536), in bytes.
+fn mib_bytes(field: &'static str, mib: u64) -> Result<usize, ConfigError> {
+    match mib {
+        1..=65_536 => Ok((mib as usize) << 20),
+        other => Err(ConfigError::Invalid { field, message: format!("{other} is not between 1 and 65536") }),
+    }
 }
 
 #[cfg(test)]
