@@ -35,8 +35,8 @@ pub(crate) struct DataWriter {
     /// Data bytes per stripe: the configured size, or a multiple of k × unit (`align_blocks`).
     stripe_size: usize,
     shards: Option<ShardSetWriter>,
-    /// This writer's share of the write buffers, taken before its first
-    /// stripe; the stripe in flight carries it while it runs.
+    /// This writer's share of the write buffers, taken once it outgrows the
+    /// inline threshold; the stripe in flight carries it while it runs.
     share: Option<Share>,
     /// The stripe being encoded and written; it hands the shard files and the share back.
     in_flight: Option<tokio::task::JoinHandle<Result<(ShardSetWriter, Share)>>>,
