@@ -289,6 +289,12 @@ impl ApiError {
         self
     }
 
+    /// The cause, logged with the request (the client sees only code and message).
+    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
         self.resource = Some(resource.into());
         self
@@ -382,34 +388,22 @@ impl From<EngineError> for ApiError {
                 C::EntityTooSmall,
                 "Your proposed upload is smaller than the minimum allowed object size.",
             ),
-            e @ EngineError::InsufficientZones { .. } => ApiError {
-                code: C::ServiceUnavailable,
-                message: "Not enough storage zones are available to serve the request; please retry later."
-                    .into(),
-                resource: None,
-                extra: Vec::new(),
-                source: Some(Box::new(e)),
-                headers: Vec::new(),
-            },
+            e @ EngineError::InsufficientZones { .. } => ApiError::new(
+                C::ServiceUnavailable,
+                "Not enough storage zones are available to serve the request; please retry later.",
+            )
+            .with_source(e),
             e @ (EngineError::Corrupt { .. } | EngineError::Io { .. } | EngineError::Metadata { .. }) => {
                 ApiError::internal(e)
             }
-            e @ EngineError::WriteBuffersBusy { .. } => ApiError {
-                code: C::SlowDown,
-                message: "Too many uploads are in progress; please reduce your request rate.".into(),
-                resource: None,
-                extra: Vec::new(),
-                source: Some(Box::new(e)),
-                headers: Vec::new(),
-            },
-            e @ EngineError::NoSpace { .. } => ApiError {
-                code: C::InsufficientStorage,
-                message: "The server has no space left to store the object.".into(),
-                resource: None,
-                extra: Vec::new(),
-                source: Some(Box::new(e)),
-                headers: Vec::new(),
-            },
+            e @ EngineError::WriteBuffersBusy { .. } => {
+                ApiError::new(C::SlowDown, "Too many uploads are in progress; please reduce your request rate.")
+                    .with_source(e)
+            }
+            e @ EngineError::NoSpace { .. } => {
+                ApiError::new(C::InsufficientStorage, "The server has no space left to store the object.")
+                    .with_source(e)
+            }
         }
     }
 }
