@@ -214,10 +214,8 @@ impl ChunkedDecoder {
         let mut signature = None;
         for ext in parts {
             let (name, value) = ext.split_once('=').unwrap_or((ext, ""));
-            if name.trim() == "chunk-signature" {
-                if signature.replace(value.trim().to_owned()).is_some() {
-                    return Err(malformed("a chunk has two signatures"));
-                }
+            if name.trim() == "chunk-signature" && signature.replace(value.trim().to_owned()).is_some() {
+                return Err(malformed("a chunk has two signatures"));
             }
         }
         if self.signing.is_some() {

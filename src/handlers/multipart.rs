@@ -597,8 +597,11 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
     // A key marker that is a common prefix continues after that whole prefix.
     let skip_prefix = key_marker.filter(|m| delimiter.is_some_and(|d| m.ends_with(d)));
     let (mut k_marker, mut u_marker) = (key_marker.map(str::to_string), upload_id_marker.map(str::to_string));
-    'outer: while max_uploads > 0 {
-        let (page, more) =
+    // Whether the engine holds more uploads after the last page read (none is read for max-uploads=0).
+    let mut more = max_uploads > 0;
+    'outer: while more {
+        let page;
+        (page, more) =
             ctx.state.engine.list_uploads(ctx.bucket(), prefix, k_marker.as_deref(), u_marker.as_deref(), 1000).await?;
         for upload in page {
             k_marker = Some(upload.key.clone());
@@ -627,9 +630,6 @@ pub async fn handle_list_multipart_uploads(ctx: &RequestContext<'_>) -> Result<R
                 last = Some((upload.key.clone(), Some(upload.upload_id.clone())));
                 uploads.push(upload);
             }
-        }
-        if !more {
-            break;
         }
     }
     let owner = &ctx.bucket_owner();

@@ -55,9 +55,10 @@ fn wanted(ctx: &RequestContext<'_>) -> Result<Wanted, ApiError> {
 fn number_header(ctx: &RequestContext<'_>, name: &str, default: u32) -> Result<u32, ApiError> {
     match ctx.header(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse::<u32>().map_err(|_| {
-            ApiError::invalid_argument(&format!("Provided {name} not an integer or within integer range"))
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| ApiError::invalid_argument(format!("Provided {name} not an integer or within integer range"))),
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn run_pass(state: &AppState) -> Result<PassReport, EngineError> {
 
 async fn pace(handled: &mut usize) {
     *handled += 1;
-    if *handled % BATCH == 0 {
+    if (*handled).is_multiple_of(BATCH) {
         tokio::time::sleep(PAUSE).await;
     }
 }

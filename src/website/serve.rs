@@ -133,12 +133,10 @@ pub async fn serve(
     };
     let status = err.status();
     // "dir" without its slash: if "dir/index.html" exists, send the browser to "dir/".
-    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-        if !key.is_empty() && !key.ends_with('/') {
-            let folder_index = format!("{key}/{index}");
-            if fetch(state, parts, bucket, &folder_index, peer).await.is_ok() {
-                return redirect_to(302, &format!("/{}/", url_encode(&key)));
-            }
+    if (status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN) && !key.is_empty() && !key.ends_with('/') {
+        let folder_index = format!("{key}/{index}");
+        if fetch(state, parts, bucket, &folder_index, peer).await.is_ok() {
+            return redirect_to(302, &format!("/{}/", url_encode(&key)));
         }
     }
     for rule in site.rules.iter().filter(|r| r.error_code_equals == Some(status.as_u16())) {

@@ -54,8 +54,7 @@ pub(crate) fn list_objects(db: &rocksdb::DB, bucket: &str, req: &ListRequest) ->
     it.seek(&seek);
     let mut count = 0usize;
     let mut last: Option<String> = None;
-    loop {
-        let Some(k) = it.key() else { break };
+    while let Some(k) = it.key() {
         if !k.starts_with(&range_start) {
             break;
         }
