@@ -4,13 +4,13 @@
 //! whose `Origin` a rule allows.
 
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
-use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::attrs::BucketAttrs;
 use crate::handlers::attrs_update::update_bucket_attrs;
 use crate::handlers::RequestContext;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
 
@@ -143,7 +143,7 @@ pub fn render(rules: &[Rule]) -> String {
     w.finish()
 }
 
-pub async fn handle_put(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 64 * 1024).await?;
     let rules = parse(&bytes)?;
     update_bucket_attrs(ctx, |attrs| {

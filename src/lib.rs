@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod ops;
 pub mod post_object;
+pub mod request_body;
 pub mod response;
 pub mod router;
 pub mod server;

@@ -17,12 +17,13 @@ use futures::StreamExt;
 use futures::TryStreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyStream, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 
 use crate::auth::{PayloadMode, Principal};
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::RequestContext;
 use crate::ops::now_ms;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::router::{Endpoint, Route};
 use crate::server::AppState;
@@ -187,7 +188,7 @@ fn put_headers(request: &HeaderMap, fields: &BTreeMap<String, String>) -> Result
 pub async fn handle(
     state: &AppState,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     bucket: &str,
     peer: SocketAddr,
 ) -> Result<Response<Body>, ApiError> {

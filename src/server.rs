@@ -135,6 +135,7 @@ pub async fn serve_s3(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
+        let declares_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
         let method = req.method().clone();
         // What only the access log needs, read before the request is consumed (and only when it is on).
@@ -159,13 +160,18 @@ pub async fn serve_s3(
                 response::error_response(&err, &resource, &request_id, head)
             }
         };
+        // A request answered with its body unread or half read may leave more
+        // of that body than is drained (`request_body`); hyper then closes
+        // the connection after the response without saying so, and a client
+        // that pooled it would send its next request into a closed socket.
+        let body_may_be_unread = declares_body && !response.status().is_success();
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             headers.insert("x-amz-request-id", value.clone());
             headers.insert("x-amz-id-2", value);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Coffer"));
-        if state.draining.load(Ordering::Relaxed) {
+        if state.draining.load(Ordering::Relaxed) || body_may_be_unread {
             headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         // A browser's actual request (success or error) gets the CORS headers its origin is allowed.
@@ -244,6 +250,7 @@ async fn dispatch(
     facts: &mut Facts,
 ) -> (&'static str, Result<Response<Body>, ApiError>) {
     let (parts, body) = req.into_parts();
+    let body = crate::request_body::RequestBody::new(body, &parts.headers);
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
     if let Some(bucket) = crate::router::bucket_from_host(host, state.config.website_domain.as_deref()) {
         return ("Website", Ok(crate::website::serve::serve(state, &parts, &bucket, peer, request_id).await));

@@ -9,7 +9,6 @@
 //! ACL is refused with `AccessDenied`. Nothing is silently ignored.
 
 use http::{HeaderMap, Response};
-use hyper::body::Incoming;
 use policy::{Acl, CannedAcl, Grant, Grantee, ObjectOwnership, Permission};
 use serde::Deserialize;
 
@@ -17,6 +16,7 @@ use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::{BucketAttrs, ObjectAttrs, RequestContext};
 use crate::access::BucketAccess;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
 
@@ -259,7 +259,7 @@ fn acl_from_body(ctx: &RequestContext<'_>, bytes: &[u8], owner: (&str, &str)) ->
 /// The ACL a PutBucketAcl/PutObjectAcl asks for: headers or body, not both.
 async fn requested_acl(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
     owner: (&str, &str),
     bucket_owner: (&str, &str),
 ) -> Result<Acl, ApiError> {
@@ -318,7 +318,7 @@ pub async fn handle_get_bucket_acl(ctx: &RequestContext<'_>) -> Result<Response<
     Ok(response::xml(acl_xml(&acl)))
 }
 
-pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_bucket_acl(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let bucket = ctx.loaded_bucket()?;
     let attrs = &bucket.attrs;
     let owner = (attrs.owner_id.as_str(), attrs.owner_display_name.as_str());
@@ -344,7 +344,7 @@ pub async fn handle_get_object_acl(ctx: &RequestContext<'_>) -> Result<Response<
     Ok(response::xml(acl_xml(&acl)))
 }
 
-pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_object_acl(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let bucket = ctx.loaded_bucket()?;
     let battrs = &bucket.attrs;
     let bucket_owner = (battrs.owner_id.as_str(), battrs.owner_display_name.as_str());

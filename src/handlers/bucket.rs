@@ -2,13 +2,13 @@
 //! GetBucketLocation, GetBucketVersioning.
 
 use http::{HeaderValue, Response};
-use hyper::body::Incoming;
 
 use super::attrs::BucketAttrs;
 use super::attrs_update::update_bucket_attrs;
 use super::list::parse_max;
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, iso8601_ms, XmlWriter};
 
@@ -128,7 +128,7 @@ pub async fn handle_list_buckets(ctx: &RequestContext<'_>) -> Result<Response<Bo
     Ok(response::xml(w.finish()))
 }
 
-pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_create_bucket(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let name = ctx.bucket();
     validate_bucket_name(name)?;
     let region = &ctx.state.config.region;

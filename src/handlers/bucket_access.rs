@@ -4,13 +4,13 @@
 //! (Get/Put/DeletePublicAccessBlock).
 
 use http::{HeaderValue, Response};
-use hyper::body::Incoming;
 use policy::{ObjectOwnership, PolicyDocument, PublicAccessBlock};
 use serde::Deserialize;
 
 use super::attrs_update::update_bucket_attrs;
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
 
@@ -31,7 +31,7 @@ pub async fn handle_get_bucket_policy(ctx: &RequestContext<'_>) -> Result<Respon
     Ok(response)
 }
 
-pub async fn handle_put_bucket_policy(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_bucket_policy(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let bucket = ctx.loaded_bucket()?;
     let (bytes, _) = ctx.small_body(body, MAX_CONFIG_BODY_BYTES).await?;
     if bytes.len() > MAX_POLICY_BYTES {
@@ -100,7 +100,7 @@ pub async fn handle_get_bucket_ownership_controls(ctx: &RequestContext<'_>) -> R
 
 pub async fn handle_put_bucket_ownership_controls(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, MAX_CONFIG_BODY_BYTES).await?;
     let doc: OwnershipControls = xml::parse(&bytes)?;
@@ -193,7 +193,7 @@ pub async fn handle_get_public_access_block(ctx: &RequestContext<'_>) -> Result<
 
 pub async fn handle_put_public_access_block(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, MAX_CONFIG_BODY_BYTES).await?;
     let block = parse_public_access_block(&bytes)?;

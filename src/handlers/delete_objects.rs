@@ -1,10 +1,10 @@
 //! DeleteObjects: up to 1000 keys in one request.
 
 use http::Response;
-use hyper::body::Incoming;
 
 use super::RequestContext;
 use crate::error::ApiError;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
 
@@ -24,7 +24,7 @@ fn has_integrity_header(ctx: &RequestContext<'_>) -> bool {
             .any(|k| k.as_str().starts_with("x-amz-checksum-") && k.as_str() != "x-amz-checksum-mode")
 }
 
-pub async fn handle_delete_objects(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_delete_objects(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     if !has_integrity_header(ctx) {
         return Err(ApiError::invalid_request("Missing required header for this request: Content-Md5"));
     }

@@ -3,7 +3,6 @@
 //! a read, and streaming plaintext into an engine writer through the sealer.
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use serde::Deserialize;
 use storage_engine::{EngineError, ObjectWriter, PartWriter};
 
@@ -11,6 +10,7 @@ use super::attrs::ObjectAttrs;
 use super::attrs_update::update_bucket_attrs;
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::sse::request::{self, CustomerKey};
 use crate::sse::stream::Sealer;
@@ -152,7 +152,7 @@ fn parse_configuration(body: &[u8]) -> Result<BucketDefault, ApiError> {
 
 pub async fn handle_put_bucket_encryption(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 64 * 1024).await?;
     let config = parse_configuration(&bytes)?;

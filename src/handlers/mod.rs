@@ -23,11 +23,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::Response;
-use hyper::body::Incoming;
 
 use crate::auth::PayloadMode;
 use crate::body::{verified_body, BodySummary, VerifiedBody};
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::Body;
 use crate::router::{Endpoint, Route};
 use crate::server::AppState;
@@ -109,7 +109,7 @@ impl RequestContext<'_> {
     }
 
     /// Reads a small request body (an XML document) whole, verified.
-    pub async fn small_body(&self, body: Incoming, max_size_bytes: u64) -> Result<(Bytes, BodySummary), ApiError> {
+    pub async fn small_body(&self, body: RequestBody, max_size_bytes: u64) -> Result<(Bytes, BodySummary), ApiError> {
         let mut stream = self.body(body, max_size_bytes)?;
         let mut buf = BytesMut::new();
         while let Some(chunk) = stream.next().await {
@@ -123,7 +123,7 @@ impl RequestContext<'_> {
 }
 
 /// Calls the handler of the routed operation.
-pub async fn handle(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     match ctx.route.endpoint {
         Endpoint::ListBuckets => bucket::handle_list_buckets(ctx).await,
         Endpoint::CreateBucket => bucket::handle_create_bucket(ctx, body).await,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use md5::Digest;
 use serde::{Deserialize, Serialize};
 use storage_engine::PartInfo;
@@ -26,6 +26,7 @@ use super::{check_key, RequestContext};
 use crate::checksum::ChecksumAlgorithm;
 use crate::config::MAX_PUT_SIZE_BYTES;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body, BoxError};
 use crate::sse::request;
 use crate::xml::{self, iso8601_ms, XmlWriter};
@@ -162,7 +163,7 @@ fn check_whole_checksum_header(
     Ok(())
 }
 
-pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_upload_part(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let number = part_number(ctx)?;
     super::object::require_content_length(&ctx.parts.headers)?;
     let upload = ctx.state.engine.get_upload(ctx.bucket(), ctx.key(), upload_id(ctx)).await?;
@@ -313,7 +314,7 @@ fn normalize_etag(etag: &str) -> String {
 
 pub async fn handle_complete_multipart_upload(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let engine = ctx.state.engine.clone();
     // Held until the commit: a master key rotation then re-wraps either the

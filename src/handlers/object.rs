@@ -3,7 +3,7 @@
 use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use storage_engine::{CommitCondition, ObjectInfo};
 
 use super::attrs::ObjectAttrs;
@@ -14,6 +14,7 @@ use super::{check_key, RequestContext};
 use crate::body::BodySummary;
 use crate::config::MAX_PUT_SIZE_BYTES;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body, BoxError};
 
 /// Quoted hex MD5, the ETag of a single-part object.
@@ -88,7 +89,7 @@ pub fn checksum_header(headers: &mut HeaderMap, summary: &BodySummary) {
     }
 }
 
-pub async fn handle_put_object(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_object(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     require_content_length(&ctx.parts.headers)?;
     put_object(ctx, body, 0..=MAX_PUT_SIZE_BYTES).await
 }

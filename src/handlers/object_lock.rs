@@ -4,7 +4,6 @@
 //! version.
 
 use http::{HeaderMap, Response};
-use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
 use super::attrs::{BucketAttrs, ObjectAttrs};
@@ -12,6 +11,7 @@ use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
 use crate::ops::now_ms;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, iso8601_ms, XmlWriter};
 
@@ -189,7 +189,7 @@ impl xml::RequestDocument for ObjectLockConfiguration {
 
 pub async fn handle_put_object_lock_configuration(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 64 * 1024).await?;
     let doc: ObjectLockConfiguration = xml::parse(&bytes)?;
@@ -284,7 +284,10 @@ fn require_lock(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
     }
 }
 
-pub async fn handle_put_object_retention(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_object_retention(
+    ctx: &RequestContext<'_>,
+    body: RequestBody,
+) -> Result<Response<Body>, ApiError> {
     require_lock(ctx)?;
     let version = super::versioning::requested_version(ctx)?;
     let (bytes, _) = ctx.small_body(body, 64 * 1024).await?;
@@ -337,7 +340,7 @@ pub async fn handle_get_object_retention(ctx: &RequestContext<'_>) -> Result<Res
 
 pub async fn handle_put_object_legal_hold(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     require_lock(ctx)?;
     let version = super::versioning::requested_version(ctx)?;

@@ -7,12 +7,12 @@
 //! starting with `aws:`.
 
 use http::Response;
-use hyper::body::Incoming;
 use serde::Deserialize;
 
 use super::attrs_update::{update_bucket_attrs, update_version_attrs};
 use super::{ObjectAttrs, RequestContext};
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, XmlWriter};
 
@@ -104,7 +104,7 @@ impl xml::RequestDocument for Tagging {
     const ROOT: &'static str = "Tagging";
 }
 
-async fn tags_from_body(ctx: &RequestContext<'_>, body: Incoming, max: usize) -> Result<Tags, ApiError> {
+async fn tags_from_body(ctx: &RequestContext<'_>, body: RequestBody, max: usize) -> Result<Tags, ApiError> {
     let (bytes, _) = ctx.small_body(body, MAX_TAGGING_BODY_BYTES).await?;
     parse_tagging_document(&bytes, max)
 }
@@ -136,7 +136,10 @@ pub async fn handle_get_object_tagging(ctx: &RequestContext<'_>) -> Result<Respo
     Ok(response)
 }
 
-pub async fn handle_put_object_tagging(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_object_tagging(
+    ctx: &RequestContext<'_>,
+    body: RequestBody,
+) -> Result<Response<Body>, ApiError> {
     let tags = tags_from_body(ctx, body, MAX_OBJECT_TAGS).await?;
     set_version_tags(ctx, tags, Response::new(response::empty())).await
 }
@@ -172,7 +175,10 @@ pub async fn handle_get_bucket_tagging(ctx: &RequestContext<'_>) -> Result<Respo
     Ok(response::xml(tagging_xml(tags)))
 }
 
-pub async fn handle_put_bucket_tagging(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put_bucket_tagging(
+    ctx: &RequestContext<'_>,
+    body: RequestBody,
+) -> Result<Response<Body>, ApiError> {
     let tags = tags_from_body(ctx, body, MAX_BUCKET_TAGS).await?;
     update_bucket_attrs(ctx, |attrs| {
         attrs.tags = Some(tags.clone());

@@ -2,7 +2,6 @@
 //! helpers the object handlers use for version ids and versioned deletes.
 
 use http::{HeaderMap, HeaderValue, Response};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use storage_engine::{Deleted, ObjectInfo, VersionListRequest, Versioning, NULL_VERSION};
 
@@ -11,6 +10,7 @@ use super::attrs_update::update_bucket_attrs;
 use super::list::parse_max;
 use super::RequestContext;
 use crate::error::{ApiError, S3ErrorCode};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::{self, iso8601_ms, XmlWriter};
 
@@ -115,7 +115,7 @@ impl xml::RequestDocument for VersioningConfiguration {
 
 pub async fn handle_put_bucket_versioning(
     ctx: &RequestContext<'_>,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 64 * 1024).await?;
     let doc: VersioningConfiguration = xml::parse(&bytes)?;

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use super::actions::{self, Action};
 use super::error::IamError;
 use super::{IamAuthorizer, Identities, Identity};
 use crate::auth::{self, Principal};
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 use crate::xml::XmlWriter;
 
@@ -108,7 +108,7 @@ fn decode(raw: &[u8]) -> Result<String, IamError> {
     String::from_utf8(bytes).map_err(|_| IamError::validation("Request parameters must be valid UTF-8."))
 }
 
-async fn read_form(body: Incoming, timeout: Duration) -> Result<Bytes, IamError> {
+async fn read_form(body: RequestBody, timeout: Duration) -> Result<Bytes, IamError> {
     let limited = http_body_util::Limited::new(body, MAX_FORM_BYTES);
     match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(IamError::new(
@@ -129,7 +129,7 @@ async fn read_form(body: Incoming, timeout: Duration) -> Result<Bytes, IamError>
 pub async fn handle(
     svc: &IamService<'_>,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     request_id: &str,
 ) -> (&'static str, Response<Body>) {
     let mut action_name = "IAM";

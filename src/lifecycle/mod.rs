@@ -11,11 +11,11 @@ pub mod config;
 pub mod worker;
 
 use http::Response;
-use hyper::body::Incoming;
 
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::attrs_update::update_bucket_attrs;
 use crate::handlers::RequestContext;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 
 /// The length of a lifecycle day, and whether due times round up to its end.
@@ -89,7 +89,7 @@ pub fn expiration_header(due_ms: u64, rule_id: &str) -> String {
     format!("expiry-date=\"{}\", rule-id=\"{}\"", httpdate::fmt_http_date(at), rule_id.replace('"', ""))
 }
 
-pub async fn handle_put(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 1024 * 1024).await?;
     let parsed = config::parse(&bytes)?;
     update_bucket_attrs(ctx, |attrs| {

@@ -6,14 +6,14 @@ pub mod config;
 pub mod serve;
 
 use http::Response;
-use hyper::body::Incoming;
 
 use crate::error::{ApiError, S3ErrorCode};
 use crate::handlers::attrs_update::update_bucket_attrs;
 use crate::handlers::RequestContext;
+use crate::request_body::RequestBody;
 use crate::response::{self, Body};
 
-pub async fn handle_put(ctx: &RequestContext<'_>, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn handle_put(ctx: &RequestContext<'_>, body: RequestBody) -> Result<Response<Body>, ApiError> {
     let (bytes, _) = ctx.small_body(body, 256 * 1024).await?;
     let parsed = config::parse(&bytes)?;
     update_bucket_attrs(ctx, |attrs| {

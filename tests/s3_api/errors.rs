@@ -135,3 +135,46 @@ async fn declared_size_over_5_gib_is_entity_too_large() {
     resp.assert_error(400, "EntityTooLarge");
     ctx.assert_absent("huge").await;
 }
+
+/// A request refused before its body is read leaves the rest of the body on
+/// the connection, so the server ends that connection and says so. A pooling
+/// client (the SDK here, retries off) must then send its next request on a
+/// new connection rather than into one the server is closing.
+#[tokio::test]
+async fn refused_uploads_end_their_connection_and_say_so() {
+    let ctx = Ctx::new("refusedconn").await;
+    let missing = format!("{}-missing", ctx.bucket);
+    let body = test_data(1 << 20, 43);
+    let refused =
+        Req::new(&ctx.server, "PUT", &format!("/{missing}/k")).body(body.clone()).send_unsigned_payload().await;
+    refused.assert_error(404, "NoSuchBucket");
+    assert_eq!(refused.header("connection"), Some("close"), "{:?}", refused.headers);
+    let stored = Req::new(&ctx.server, "PUT", &ctx.path("k")).body(body.clone()).send_unsigned_payload().await;
+    stored.assert_status(200);
+    assert_eq!(stored.header("connection"), None, "a stored upload keeps its connection");
+    // A client that waits for 100-continue is answered without being asked for the body.
+    let waiting = Req::new(&ctx.server, "PUT", &format!("/{missing}/k"))
+        .header("content-length", body.len().to_string())
+        .header("expect", "100-continue");
+    let (signed, _) = waiting.signed_with(&Creds::root(), SystemTime::now(), "UNSIGNED-PAYLOAD");
+    let answer = send_bytes(ctx.server.s3_addr, &serialize_head(&signed), false).await.expect("an answer");
+    answer.assert_error(404, "NoSuchBucket");
+    let absent = Req::new(&ctx.server, "GET", &ctx.path("absent")).send().await;
+    absent.assert_error(404, "NoSuchKey");
+    assert_eq!(absent.header("connection"), None, "an error to a request without a body keeps its connection");
+
+    for round in 0..40 {
+        let refused = ctx.s3.put_object().bucket(&missing).key("k").body(body.clone().into()).send().await;
+        crate::common::sdk::expect_sdk_err(refused, 404, "NoSuchBucket");
+        let key = format!("after-{round}");
+        ctx.s3
+            .put_object()
+            .bucket(&ctx.bucket)
+            .key(&key)
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the upload after a refused one: {e:?}"));
+    }
+    assert_eq!(ctx.get_bytes("after-39").await, body);
+}
