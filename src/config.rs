@@ -77,6 +77,9 @@ pub struct ServerArgs {
     /// Stripe buffers all uploads together may hold, MiB; uploads beyond it wait, then get 503 SlowDown. Default 256
     #[arg(long, env = "COFFER_WRITE_BUFFER_MIB")]
     pub write_buffer_mib: Option<u64>,
+    /// Stripe buffers all downloads of large objects together may hold, MiB; downloads beyond it wait, then get 503 SlowDown. Default 256
+    #[arg(long, env = "COFFER_READ_BUFFER_MIB")]
+    pub read_buffer_mib: Option<u64>,
     /// Keyring file (SSE-S3 master key, SSE-KMS keys), outside the zone directories. Default <data-dir>/keyring.json
     #[arg(long, env = "COFFER_KEYRING_FILE")]
     pub keyring_file: Option<PathBuf>,
@@ -116,9 +119,9 @@ pub struct ServerArgs {
     /// Test-only: lowers the 5 MiB minimum size of multipart parts (not for production).
     #[arg(long, hide = true)]
     pub test_min_part_size_bytes: Option<u64>,
-    /// Test-only: how long an upload waits for write buffers before 503 SlowDown (default 10 s).
+    /// Test-only: how long an upload or download waits for stripe buffers before 503 SlowDown (default 10 s).
     #[arg(long, hide = true)]
-    pub test_write_buffer_wait_ms: Option<u64>,
+    pub test_buffer_wait_ms: Option<u64>,
     /// Root access key id (normally from the environment).
     #[arg(long, env = "COFFER_ROOT_ACCESS_KEY", hide = true)]
     pub root_access_key: Option<String>,
@@ -144,6 +147,7 @@ impl Default for ServerArgs {
             heal_bytes_per_sec: None,
             metadata_cache_mib: None,
             write_buffer_mib: None,
+            read_buffer_mib: None,
             new_bucket_defaults: None,
             log_format: None,
             access_log: None,
@@ -157,7 +161,7 @@ impl Default for ServerArgs {
             sse_master_key: None,
             test_scrub_interval_ms: None,
             test_min_part_size_bytes: None,
-            test_write_buffer_wait_ms: None,
+            test_buffer_wait_ms: None,
             root_access_key: None,
             root_secret_key: None,
         }
@@ -184,6 +188,7 @@ struct FileConfig {
     heal_bytes_per_sec: Option<u64>,
     metadata_cache_mib: Option<u64>,
     write_buffer_mib: Option<u64>,
+    read_buffer_mib: Option<u64>,
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
@@ -244,8 +249,10 @@ pub struct Config {
     pub metadata_cache_bytes: usize,
     /// Write buffers of all uploads together (bytes).
     pub write_buffer_bytes: usize,
-    /// How long an upload waits for its share of the write buffers.
-    pub write_buffer_wait: std::time::Duration,
+    /// Read buffers of all downloads of erasure-coded data together (bytes).
+    pub read_buffer_bytes: usize,
+    /// How long an upload or download waits for its share of the buffers.
+    pub buffer_wait: std::time::Duration,
     /// New buckets get pre-2023 AWS settings (ACLs enabled, no Block Public Access).
     pub legacy_bucket_defaults: bool,
     /// Server logs as JSON lines instead of text.
@@ -447,7 +454,11 @@ impl Config {
                 "write_buffer_mib",
                 args.write_buffer_mib.or(file.write_buffer_mib).unwrap_or(256),
             )?,
-            write_buffer_wait: std::time::Duration::from_millis(args.test_write_buffer_wait_ms.unwrap_or(10_000)),
+            read_buffer_bytes: mib_bytes(
+                "read_buffer_mib",
+                args.read_buffer_mib.or(file.read_buffer_mib).unwrap_or(256),
+            )?,
+            buffer_wait: std::time::Duration::from_millis(args.test_buffer_wait_ms.unwrap_or(10_000)),
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -587,24 +598,28 @@ mod tests {
             assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("metadata_cache_mib"));
         }
         assert_eq!(config.write_buffer_bytes, 256 << 20);
-        assert_eq!(config.write_buffer_wait, std::time::Duration::from_secs(10));
-        let buffers = ServerArgs { write_buffer_mib: Some(64), ..Default::default() };
-        assert_eq!(Config::from_args(&buffers).expect("valid").write_buffer_bytes, 64 << 20);
+        assert_eq!(config.read_buffer_bytes, 256 << 20);
+        assert_eq!(config.buffer_wait, std::time::Duration::from_secs(10));
+        let buffers = ServerArgs { write_buffer_mib: Some(64), read_buffer_mib: Some(48), ..Default::default() };
+        let sized = Config::from_args(&buffers).expect("valid");
+        assert_eq!((sized.write_buffer_bytes, sized.read_buffer_bytes), (64 << 20, 48 << 20));
         for bad in [0, 65_537] {
             let args = ServerArgs { write_buffer_mib: Some(bad), ..Default::default() };
             assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("write_buffer_mib"));
+            let args = ServerArgs { read_buffer_mib: Some(bad), ..Default::default() };
+            assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("read_buffer_mib"));
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("coffer.toml");
         std::fs::write(
             &path,
-            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\nwrite_buffer_mib = 32\n",
+            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\nwrite_buffer_mib = 32\nread_buffer_mib = 16\n",
         )
         .expect("write");
         let config = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect("valid");
         assert_eq!(config.admin_token.map(|t| t.0).as_deref(), Some("file-token-123"));
         assert_eq!(config.scrub_interval, std::time::Duration::from_secs(3600));
-        assert_eq!(config.write_buffer_bytes, 32 << 20);
+        assert_eq!((config.write_buffer_bytes, config.read_buffer_bytes), (32 << 20, 16 << 20));
         assert_eq!(config.scrub_bytes_per_sec, None, "0 means unlimited");
     }
 }

@@ -400,6 +400,10 @@ impl From<EngineError> for ApiError {
                 ApiError::new(C::SlowDown, "Too many uploads are in progress; please reduce your request rate.")
                     .with_source(e)
             }
+            e @ EngineError::ReadBuffersBusy { .. } => {
+                ApiError::new(C::SlowDown, "Too many downloads are in progress; please reduce your request rate.")
+                    .with_source(e)
+            }
             e @ EngineError::NoSpace { .. } => {
                 ApiError::new(C::InsufficientStorage, "The server has no space left to store the object.")
                     .with_source(e)

@@ -79,7 +79,8 @@ async fn serve(config: Arc<Config>) -> Result<(), String> {
     engine_config.heal_bytes_per_sec = config.heal_bytes_per_sec;
     engine_config.metadata_cache_bytes = config.metadata_cache_bytes;
     engine_config.write_buffer_bytes = config.write_buffer_bytes;
-    engine_config.write_buffer_wait = config.write_buffer_wait;
+    engine_config.read_buffer_bytes = config.read_buffer_bytes;
+    engine_config.buffer_wait = config.buffer_wait;
     let engine = loop {
         match Engine::open(engine_config.clone()).await {
             Ok(engine) => break engine,

@@ -52,10 +52,8 @@ pub struct Metrics {
     shards_repaired_seen: AtomicU64,
     degraded_reads: Counter,
     degraded_reads_seen: AtomicU64,
-    write_buffers_in_use: Gauge,
-    write_buffers_limit: Gauge,
-    uploads_refused_busy: Counter,
-    uploads_refused_busy_seen: AtomicU64,
+    write_buffers: BufferMetrics,
+    read_buffers: BufferMetrics,
     objects_stored: Gauge,
     object_versions_stored: Gauge,
     bytes_stored: Gauge,
@@ -97,24 +95,8 @@ impl Metrics {
         registry.register("shards_repaired", "Shard files rewritten by heal and scrub", shards_repaired.clone());
         let degraded_reads = Counter::default();
         registry.register("degraded_reads", "Stripe reads that needed reconstruction", degraded_reads.clone());
-        let write_buffers_in_use = Gauge::default();
-        registry.register(
-            "write_buffers_in_use_bytes",
-            "Write-buffer shares held by uploads now",
-            write_buffers_in_use.clone(),
-        );
-        let write_buffers_limit = Gauge::default();
-        registry.register(
-            "write_buffers_limit_bytes",
-            "Write buffers all uploads together may hold (--write-buffer-mib)",
-            write_buffers_limit.clone(),
-        );
-        let uploads_refused_busy = Counter::default();
-        registry.register(
-            "uploads_refused_busy",
-            "Uploads answered 503 SlowDown after waiting for write buffers",
-            uploads_refused_busy.clone(),
-        );
+        let write_buffers = BufferMetrics::register(&mut registry, "write", "uploads", "--write-buffer-mib");
+        let read_buffers = BufferMetrics::register(&mut registry, "read", "downloads", "--read-buffer-mib");
         let objects_stored = Gauge::default();
         registry.register("objects_stored", "Current objects (latest versions) stored", objects_stored.clone());
         let object_versions_stored = Gauge::default();
@@ -174,10 +156,8 @@ impl Metrics {
             shards_repaired_seen: AtomicU64::new(0),
             degraded_reads,
             degraded_reads_seen: AtomicU64::new(0),
-            write_buffers_in_use,
-            write_buffers_limit,
-            uploads_refused_busy,
-            uploads_refused_busy_seen: AtomicU64::new(0),
+            write_buffers,
+            read_buffers,
             objects_stored,
             object_versions_stored,
             bytes_stored,
@@ -207,9 +187,16 @@ impl Metrics {
         self.degraded_objects.set(stats.degraded_objects() as i64);
         advance(&self.shards_repaired, &self.shards_repaired_seen, stats.shards_repaired);
         advance(&self.degraded_reads, &self.degraded_reads_seen, stats.degraded_reads);
-        self.write_buffers_in_use.set(stats.write_buffers_in_use_bytes as i64);
-        self.write_buffers_limit.set(stats.write_buffers_limit_bytes as i64);
-        advance(&self.uploads_refused_busy, &self.uploads_refused_busy_seen, stats.writes_refused_busy);
+        self.write_buffers.set(
+            stats.write_buffers_in_use_bytes,
+            stats.write_buffers_limit_bytes,
+            stats.writes_refused_busy,
+        );
+        self.read_buffers.set(
+            stats.read_buffers_in_use_bytes,
+            stats.read_buffers_limit_bytes,
+            stats.reads_refused_busy,
+        );
         for z in &stats.zones {
             let labels = ZoneLabels { zone: format!("az{}", z.zone + 1) };
             self.zone_state.get_or_create(&labels).set(zone_state_code(&z.state));
@@ -239,6 +226,50 @@ impl Metrics {
 }
 
 /// Adds to `counter` what the engine's cumulative `now` gained since the last scrape.
+/// One stripe-buffer budget (`side` = write or read): shares in use, the
+/// limit, and the requests it refused.
+struct BufferMetrics {
+    in_use: Gauge,
+    limit: Gauge,
+    refused: Counter,
+    refused_seen: AtomicU64,
+}
+
+impl BufferMetrics {
+    fn register(registry: &mut Registry, side: &str, requests: &str, flag: &str) -> BufferMetrics {
+        let metrics = BufferMetrics {
+            in_use: Gauge::default(),
+            limit: Gauge::default(),
+            refused: Counter::default(),
+            refused_seen: AtomicU64::new(0),
+        };
+        registry.register(
+            format!("{side}_buffers_in_use_bytes"),
+            format!("Stripe-buffer shares held by {requests} now"),
+            metrics.in_use.clone(),
+        );
+        registry.register(
+            format!("{side}_buffers_limit_bytes"),
+            format!("Stripe buffers all {requests} together may hold ({flag})"),
+            metrics.limit.clone(),
+        );
+        let mut who = requests.to_string();
+        who[..1].make_ascii_uppercase();
+        registry.register(
+            format!("{requests}_refused_busy"),
+            format!("{who} answered 503 SlowDown after waiting for {side} buffers"),
+            metrics.refused.clone(),
+        );
+        metrics
+    }
+
+    fn set(&self, in_use_bytes: usize, limit_bytes: usize, refused: u64) {
+        self.in_use.set(in_use_bytes as i64);
+        self.limit.set(limit_bytes as i64);
+        advance(&self.refused, &self.refused_seen, refused);
+    }
+}
+
 fn advance(counter: &Counter, seen: &AtomicU64, now: u64) {
     let before = seen.swap(now, Ordering::Relaxed);
     if now > before {

@@ -471,6 +471,11 @@ fn status_json(state: &AppState) -> serde_json::Value {
             "limit_bytes": stats.write_buffers_limit_bytes,
             "uploads_refused_busy": stats.writes_refused_busy,
         },
+        "read_buffers": {
+            "in_use_bytes": stats.read_buffers_in_use_bytes,
+            "limit_bytes": stats.read_buffers_limit_bytes,
+            "downloads_refused_busy": stats.reads_refused_busy,
+        },
         "shards_repaired": stats.shards_repaired,
         "scrub": state.ops.scrub_snapshot(),
     })

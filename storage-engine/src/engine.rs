@@ -52,7 +52,8 @@ pub(crate) struct Inner {
     /// Chunks found damaged by reads or written short of shards, for targeted repair.
     pub heal_queue: Mutex<HashMap<DataId, Chunk>>,
     pub counters: Counters,
-    pub write_budget: crate::write_budget::WriteBudget,
+    pub write_budget: crate::budget::Budget,
+    pub read_budget: crate::budget::Budget,
     pub heal_lock: tokio::sync::Mutex<()>,
     pub gc_notify: Arc<tokio::sync::Notify>,
     pub shutting_down: AtomicBool,
@@ -287,6 +288,11 @@ pub struct EngineStats {
     pub write_buffers_limit_bytes: usize,
     /// Writers refused with `WriteBuffersBusy`.
     pub writes_refused_busy: u64,
+    /// Read-buffer shares taken by open readers of erasure-coded data, and the limit (bytes).
+    pub read_buffers_in_use_bytes: usize,
+    pub read_buffers_limit_bytes: usize,
+    /// Readers refused with `ReadBuffersBusy`.
+    pub reads_refused_busy: u64,
 }
 
 impl EngineStats {
@@ -555,6 +561,9 @@ impl Engine {
             write_buffers_in_use_bytes: i.write_budget.in_use_bytes(),
             write_buffers_limit_bytes: i.write_budget.limit_bytes(),
             writes_refused_busy: i.write_budget.rejected(),
+            read_buffers_in_use_bytes: i.read_budget.in_use_bytes(),
+            read_buffers_limit_bytes: i.read_budget.limit_bytes(),
+            reads_refused_busy: i.read_budget.rejected(),
         }
     }
 

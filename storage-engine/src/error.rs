@@ -42,6 +42,9 @@ pub enum EngineError {
     /// The write buffers stayed all in use for the whole wait: retry later.
     #[error("write buffers all in use (waited {waited_ms} ms)")]
     WriteBuffersBusy { waited_ms: u64 },
+    /// The read buffers stayed all in use for the whole wait: retry later.
+    #[error("read buffers all in use (waited {waited_ms} ms)")]
+    ReadBuffersBusy { waited_ms: u64 },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -25,6 +25,7 @@
 //! It must not depend on HTTP, XML, SigV4 or any S3 wire type: attributes
 //! such as content type or user metadata are opaque bytes owned by the caller.
 
+mod budget;
 mod engine;
 mod erasure;
 mod error;
@@ -43,10 +44,10 @@ mod stored;
 mod system;
 mod types;
 mod versions;
-mod write_budget;
 mod writer;
 mod zones;
 
+pub use budget::{per_reader_bytes, per_writer_bytes};
 pub use engine::{Engine, EngineStats, ZoneStats};
 pub use error::*;
 pub use heal::{HealCursor, HealPass, PassControl};
@@ -56,7 +57,6 @@ pub use stored::StoredCounts;
 pub use system::MAX_SYSTEM_KEY_BYTES;
 pub use types::*;
 pub use versions::{new_version, NULL_VERSION};
-pub use write_budget::per_writer_bytes;
 pub use writer::{ObjectWriter, PartWriter};
 pub use zones::{InjectedFault, ZoneState};
 

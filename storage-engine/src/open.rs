@@ -162,7 +162,8 @@ pub(crate) fn open_blocking(config: EngineConfig) -> Result<Inner> {
     }
 
     let inner = Inner {
-        write_budget: crate::write_budget::WriteBudget::new(&config),
+        write_budget: crate::budget::Budget::for_writers(&config),
+        read_budget: crate::budget::Budget::for_readers(&config),
         config,
         zones,
         meta,

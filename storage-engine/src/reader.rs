@@ -4,7 +4,8 @@
 //! parity blocks are read until k good blocks are at hand and the stripe is
 //! reconstructed; the chunk is reported for healing. An `ObjectReader` pins
 //! the object's chunks so that an overwrite or delete committed meanwhile does
-//! not delete the files it reads.
+//! not delete the files it reads. A reader whose range touches erasure-coded
+//! data holds a share of the read budget (`budget`) from its opening on.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,6 +17,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
+use crate::budget::Share;
 use crate::engine::{blocking, get_cached, lock, require_object_cached, Inner, PinGuard};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
@@ -142,6 +144,8 @@ pub struct ObjectReader {
     ready: VecDeque<Bytes>,
     done: bool,
     _pin: PinGuard,
+    /// The read-budget share for its stripe buffers (none for inline data only).
+    _share: Option<Share>,
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -278,6 +282,10 @@ pub(crate) async fn open_reader(
         }
     };
     let (info, chunks, start, end, pin) = *planned;
+    let reads_stripes = chunks
+        .iter()
+        .any(|c| c.inline.is_none() && c.chunk.is_erasure() && c.offset < end && c.offset + c.chunk.size_bytes > start);
+    let share = if reads_stripes { Some(inner.read_budget.acquire().await?) } else { None };
     let reader = ObjectReader {
         inner,
         chunks: Arc::new(chunks),
@@ -288,6 +296,7 @@ pub(crate) async fn open_reader(
         ready: VecDeque::new(),
         done: start >= end,
         _pin: pin,
+        _share: share,
     };
     Ok((info, reader))
 }

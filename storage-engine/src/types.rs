@@ -23,9 +23,12 @@ pub struct EngineConfig {
     /// Stripe buffers all writers together may hold (default 256 MiB); each
     /// writer past the inline threshold takes [`crate::per_writer_bytes`].
     pub write_buffer_bytes: usize,
-    /// How long a writer waits for its share of `write_buffer_bytes` before
-    /// it fails with `WriteBuffersBusy` (default 10 s).
-    pub write_buffer_wait: std::time::Duration,
+    /// Stripe buffers all readers of erasure-coded data together may hold
+    /// (default 256 MiB); each takes [`crate::per_reader_bytes`] when opened.
+    pub read_buffer_bytes: usize,
+    /// How long a writer or reader waits for its share before it fails with
+    /// `WriteBuffersBusy` or `ReadBuffersBusy` (default 10 s).
+    pub buffer_wait: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -42,7 +45,8 @@ impl EngineConfig {
             heal_bytes_per_sec: None,
             metadata_cache_bytes: 32 << 20,
             write_buffer_bytes: 256 << 20,
-            write_buffer_wait: std::time::Duration::from_secs(10),
+            read_buffer_bytes: 256 << 20,
+            buffer_wait: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! A writer buffers at most `max(stripe, inline threshold)` bytes beyond the
 //! caller's current piece, plus the one stripe being written; past the
 //! inline threshold it holds a share of the engine-wide write budget
-//! (`write_budget`), waiting for one if all are taken. Data smaller
+//! (`budget`), waiting for one if all are taken. Data smaller
 //! than the inline threshold is stored in the metadata store; anything larger
 //! is cut into stripes, each encoded and appended to k+m temp shard files as
 //! it fills, on the blocking pool while the next stripe arrives. Commit =
@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::budget::Share;
 use crate::engine::{blocking, free_chunk_ops, get_bucket_rec, get_object_rec, joined, now_ms, ActiveGuard, Inner};
 use crate::erasure::Codec;
 use crate::error::{EngineError, Result};
@@ -23,7 +24,6 @@ use crate::meta::{cf, db_err, Op};
 use crate::records::{encode_chunk, encode_inline, Chunk, ChunkLayout, DataId, ObjectRecord, PartRecord};
 use crate::shard_file::{remove_all, Geometry, ShardSetWriter};
 use crate::types::{CommitCondition, ObjectInfo, PartInfo, Versioning};
-use crate::write_budget::Share;
 use crate::zones::place;
 
 /// The data half shared by object and part writers.

@@ -2,6 +2,7 @@
 //! directories, with fault injection (deleted zones, corrupt and missing
 //! shards, crashes before the commit, full disks, failed zones).
 
+mod budget;
 mod common;
 mod faults;
 mod listing;
@@ -9,4 +10,3 @@ mod multipart;
 mod objects;
 mod stored;
 mod system;
-mod write_budget;

@@ -6,12 +6,12 @@
 mod admin;
 mod az_loss;
 mod bitrot;
+mod buffers;
 mod crash;
 mod enospc;
 mod io_faults;
 mod markers;
 mod scrub_resume;
-mod write_buffers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
