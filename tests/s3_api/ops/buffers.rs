@@ -120,7 +120,7 @@ async fn downloads_beyond_the_read_buffers_wait_then_get_slow_down() {
     assert!(limit > 1 << 20, "at least one download's share: {limit}");
     // More than the loopback socket buffers hold, so that a client that
     // stops reading leaves the server's reader open.
-    let held = test_data(32 << 20, 11);
+    let held = test_data(64 << 20, 11);
     let other = test_data(3 << 20, 12);
     let small = test_data(4096, 13);
     for (key, body) in [("held", &held), ("other", &other), ("small", &small)] {
