@@ -80,6 +80,9 @@ pub struct ServerArgs {
     /// Stripe buffers all downloads of large objects together may hold, MiB; downloads beyond it wait, then get 503 SlowDown. Default 256
     #[arg(long, env = "COFFER_READ_BUFFER_MIB")]
     pub read_buffer_mib: Option<u64>,
+    /// Client connections the S3 listener serves at once; further clients wait in the kernel's accept queue. Default 1024
+    #[arg(long, env = "COFFER_MAX_CONNECTIONS")]
+    pub max_connections: Option<u64>,
     /// Keyring file (SSE-S3 master key, SSE-KMS keys), outside the zone directories. Default <data-dir>/keyring.json
     #[arg(long, env = "COFFER_KEYRING_FILE")]
     pub keyring_file: Option<PathBuf>,
@@ -148,6 +151,7 @@ impl Default for ServerArgs {
             metadata_cache_mib: None,
             write_buffer_mib: None,
             read_buffer_mib: None,
+            max_connections: None,
             new_bucket_defaults: None,
             log_format: None,
             access_log: None,
@@ -189,6 +193,7 @@ struct FileConfig {
     metadata_cache_mib: Option<u64>,
     write_buffer_mib: Option<u64>,
     read_buffer_mib: Option<u64>,
+    max_connections: Option<u64>,
     keyring_file: Option<PathBuf>,
     default_encryption: Option<String>,
     allow_sse_c_over_http: Option<bool>,
@@ -253,6 +258,8 @@ pub struct Config {
     pub read_buffer_bytes: usize,
     /// How long an upload or download waits for its share of the buffers.
     pub buffer_wait: std::time::Duration,
+    /// Connections the S3 listener serves at once.
+    pub max_connections: usize,
     /// New buckets get pre-2023 AWS settings (ACLs enabled, no Block Public Access).
     pub legacy_bucket_defaults: bool,
     /// Server logs as JSON lines instead of text.
@@ -459,6 +466,15 @@ impl Config {
                 args.read_buffer_mib.or(file.read_buffer_mib).unwrap_or(256),
             )?,
             buffer_wait: std::time::Duration::from_millis(args.test_buffer_wait_ms.unwrap_or(10_000)),
+            max_connections: match args.max_connections.or(file.max_connections).unwrap_or(1024) {
+                n @ 1..=1_000_000 => n as usize,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        field: "max_connections",
+                        message: format!("{other} is not between 1 and 1000000"),
+                    })
+                }
+            },
             root_credentials: match (&args.root_access_key, &args.root_secret_key) {
                 (Some(ak), Some(sk)) => Some((ak.clone(), SecretString(sk.clone()))),
                 (None, None) => None,
@@ -600,6 +616,11 @@ mod tests {
         assert_eq!(config.write_buffer_bytes, 256 << 20);
         assert_eq!(config.read_buffer_bytes, 256 << 20);
         assert_eq!(config.buffer_wait, std::time::Duration::from_secs(10));
+        assert_eq!(config.max_connections, 1024);
+        for bad in [0, 1_000_001] {
+            let args = ServerArgs { max_connections: Some(bad), ..Default::default() };
+            assert!(Config::from_args(&args).expect_err("out of range").to_string().contains("max_connections"));
+        }
         let buffers = ServerArgs { write_buffer_mib: Some(64), read_buffer_mib: Some(48), ..Default::default() };
         let sized = Config::from_args(&buffers).expect("valid");
         assert_eq!((sized.write_buffer_bytes, sized.read_buffer_bytes), (64 << 20, 48 << 20));
@@ -613,13 +634,14 @@ mod tests {
         let path = dir.path().join("coffer.toml");
         std::fs::write(
             &path,
-            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\nwrite_buffer_mib = 32\nread_buffer_mib = 16\n",
+            "admin_token = \"file-token-123\"\nscrub_interval_secs = 3600\nscrub_bytes_per_sec = 0\nwrite_buffer_mib = 32\nread_buffer_mib = 16\nmax_connections = 64\n",
         )
         .expect("write");
         let config = Config::from_args(&ServerArgs { config: Some(path), ..Default::default() }).expect("valid");
         assert_eq!(config.admin_token.map(|t| t.0).as_deref(), Some("file-token-123"));
         assert_eq!(config.scrub_interval, std::time::Duration::from_secs(3600));
         assert_eq!((config.write_buffer_bytes, config.read_buffer_bytes), (32 << 20, 16 << 20));
+        assert_eq!(config.max_connections, 64);
         assert_eq!(config.scrub_bytes_per_sec, None, "0 means unlimited");
     }
 }

@@ -47,6 +47,9 @@ pub struct Metrics {
     latency: HistogramFamily,
     bytes_in: Counter,
     bytes_out: Counter,
+    /// Connections the S3 listener serves now, and its limit (`--max-connections`).
+    pub s3_connections_open: Gauge,
+    pub s3_connections_limit: Gauge,
     degraded_objects: Gauge,
     shards_repaired: Counter,
     shards_repaired_seen: AtomicU64,
@@ -85,6 +88,18 @@ impl Metrics {
         registry.register("bytes_received", "Request body bytes announced by Content-Length", bytes_in.clone());
         let bytes_out = Counter::default();
         registry.register("bytes_sent", "Response body bytes announced by Content-Length", bytes_out.clone());
+        let s3_connections_open = Gauge::default();
+        registry.register(
+            "s3_connections_open",
+            "Client connections the S3 listener serves now",
+            s3_connections_open.clone(),
+        );
+        let s3_connections_limit = Gauge::default();
+        registry.register(
+            "s3_connections_limit",
+            "Client connections the S3 listener serves at once (--max-connections)",
+            s3_connections_limit.clone(),
+        );
         let degraded_objects = Gauge::default();
         registry.register(
             "degraded_objects",
@@ -151,6 +166,8 @@ impl Metrics {
             latency,
             bytes_in,
             bytes_out,
+            s3_connections_open,
+            s3_connections_limit,
             degraded_objects,
             shards_repaired,
             shards_repaired_seen: AtomicU64::new(0),

@@ -381,7 +381,27 @@ pub async fn run_listener(
     let graceful = GracefulShutdown::new();
     let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
+    // The S3 listener serves at most `max_connections` at once; further
+    // clients wait in the kernel's accept queue until one closes. The admin
+    // listener is never held up by S3 load.
+    let slots = match kind {
+        Listener::S3 => {
+            state.metrics.s3_connections_limit.set(state.config.max_connections as i64);
+            Some(Arc::new(tokio::sync::Semaphore::new(state.config.max_connections)))
+        }
+        Listener::Admin => None,
+    };
     loop {
+        let slot = match &slots {
+            Some(slots) => tokio::select! {
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => Some(slot),
+                    Err(_) => break, // never closed
+                },
+                _ = shutdown.changed() => break,
+            },
+            None => None,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -393,6 +413,10 @@ pub async fn run_listener(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let counted = slot.map(|slot| {
+                    state.metrics.s3_connections_open.inc();
+                    (slot, state.clone())
+                });
                 let state = state.clone();
                 let mut builder = hyper::server::conn::http1::Builder::new();
                 builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true).max_buf_size(64 * 1024);
@@ -414,6 +438,9 @@ pub async fn run_listener(
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
                     open.fetch_sub(1, Ordering::Relaxed);
+                    if let Some((_slot, state)) = counted {
+                        state.metrics.s3_connections_open.dec();
+                    }
                 });
             }
             _ = shutdown.changed() => break,

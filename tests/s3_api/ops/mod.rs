@@ -7,6 +7,7 @@ mod admin;
 mod az_loss;
 mod bitrot;
 mod buffers;
+mod connections;
 mod crash;
 mod enospc;
 mod io_faults;
