@@ -119,6 +119,20 @@ pub fn open_checked(path: &Path, shard: usize, g: &Geometry) -> Option<File> {
     Some(f)
 }
 
+/// Whether the block of stripe `s` (with its CRC) is in the page cache,
+/// judged by its first and last bytes: `RWF_NOWAIT` reads fail rather than
+/// wait for the disk. A page evicted from the middle only makes a read that
+/// was expected to be quick wait for the disk.
+pub fn block_cached(f: &File, g: &Geometry, s: u64) -> bool {
+    let first = g.block_offset(s);
+    let last = first + (g.block_len(s) + CRC_LEN) as u64 - 1;
+    [first, last].into_iter().all(|at| {
+        let mut byte = [0u8; 1];
+        let mut bufs = [std::io::IoSliceMut::new(&mut byte)];
+        matches!(rustix::io::preadv2(f, &mut bufs, at, rustix::io::ReadWriteFlags::NOWAIT), Ok(1))
+    })
+}
+
 /// Reads and verifies the block of stripe `s`; `None` when unreadable or corrupt.
 pub fn read_block(f: &File, g: &Geometry, s: u64) -> Option<Vec<u8>> {
     let bl = g.block_len(s);
