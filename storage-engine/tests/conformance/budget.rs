@@ -7,18 +7,27 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use storage_engine::{CommitCondition, Engine, EngineError};
+use storage_engine::{CommitCondition, Engine, EngineError, EngineStats};
 
 use crate::common::*;
 
 const WAIT: Duration = Duration::from_millis(1500);
 
-async fn in_use_reaches(e: &Engine, bytes: usize) {
+/// Waits until `in_use` (the write or read side of the stats) is `bytes`.
+async fn in_use_reaches(e: &Engine, in_use: fn(&EngineStats) -> usize, bytes: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while e.stats().write_buffers_in_use_bytes != bytes {
-        assert!(Instant::now() < deadline, "write buffers in use stay at {}", e.stats().write_buffers_in_use_bytes);
+    while in_use(&e.stats()) != bytes {
+        assert!(Instant::now() < deadline, "buffers in use stay at {}", in_use(&e.stats()));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+fn writing(s: &EngineStats) -> usize {
+    s.write_buffers_in_use_bytes
+}
+
+fn reading(s: &EngineStats) -> usize {
+    s.read_buffers_in_use_bytes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,21 +81,13 @@ async fn writers_wait_for_a_bounded_write_budget() {
     let mut d = e.object_writer("b", "d").await.expect("writer");
     d.write(Bytes::from(data(5, 4 * STRIPE))).await.expect("write");
     drop(d);
-    in_use_reaches(&e, 0).await;
+    in_use_reaches(&e, writing, 0).await;
 
     assert_eq!(get(&e, "b", "a").await, first);
     assert_eq!(get(&e, "b", "c").await, third);
     assert_eq!(get(&e, "b", "small").await, small);
     assert!(matches!(e.head_object("b", "b").await, Err(EngineError::NoSuchKey { .. })));
     e.shutdown().await.expect("shutdown");
-}
-
-async fn read_in_use_reaches(e: &Engine, bytes: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while e.stats().read_buffers_in_use_bytes != bytes {
-        assert!(Instant::now() < deadline, "read buffers in use stay at {}", e.stats().read_buffers_in_use_bytes);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,14 +136,14 @@ async fn readers_wait_for_a_bounded_read_budget() {
     assert_eq!(rest, large, "the holder reads its object whole");
     drop(held);
     assert_eq!(waiting.await.expect("task").expect("the waiting reader got the share"), other);
-    read_in_use_reaches(&e, 0).await;
+    in_use_reaches(&e, reading, 0).await;
     assert_eq!(e.stats().reads_refused_busy, 1);
 
     // A copy-style reader and writer at once: a read share and a write share are separate.
     let (_, reader) = e.read_object("b", "large", None).await.expect("open");
     put(&e, "b", "copy", &large).await;
     drop(reader);
-    read_in_use_reaches(&e, 0).await;
+    in_use_reaches(&e, reading, 0).await;
     assert_eq!(get(&e, "b", "copy").await, large);
     e.shutdown().await.expect("shutdown");
 }

@@ -38,15 +38,22 @@ async fn in_use_becomes(server: &Server, side: &str, want: impl Fn(u64) -> bool)
     }
 }
 
+/// A server whose budget `flag` (`--write-buffer-mib`, `--read-buffer-mib`)
+/// is one request's share, with a client and a bucket; returns the limit too.
+async fn one_share(flag: &str, side: &str) -> (Server, aws_sdk_s3::Client, String, u64) {
+    let wait = WAIT_MS.to_string();
+    let server = Server::start_with(options(&[flag, "1", "--test-buffer-wait-ms", &wait])).await;
+    let s3 = client(&server);
+    let bucket = bucket_name("buffers");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let limit = buffers(&server, side).await["limit_bytes"].as_u64().expect("limit_bytes");
+    assert!(limit > 1 << 20, "at least one request's share: {limit}");
+    (server, s3, bucket, limit)
+}
+
 #[tokio::test]
 async fn uploads_beyond_the_write_buffers_wait_then_get_slow_down() {
-    let wait = WAIT_MS.to_string();
-    let server = Server::start_with(options(&["--write-buffer-mib", "1", "--test-buffer-wait-ms", &wait])).await;
-    let s3 = client(&server);
-    let bucket = bucket_name("wbuf");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let limit = buffers(&server, "write_buffers").await["limit_bytes"].as_u64().expect("limit_bytes");
-    assert!(limit > 1 << 20, "at least one upload's share: {limit}");
+    let (server, s3, bucket, limit) = one_share("--write-buffer-mib", "write_buffers").await;
 
     // An upload that stalls after its first MiB holds the only share.
     let held = test_data(8 << 20, 1);
@@ -111,13 +118,7 @@ async fn uploads_beyond_the_write_buffers_wait_then_get_slow_down() {
 
 #[tokio::test]
 async fn downloads_beyond_the_read_buffers_wait_then_get_slow_down() {
-    let wait = WAIT_MS.to_string();
-    let server = Server::start_with(options(&["--read-buffer-mib", "1", "--test-buffer-wait-ms", &wait])).await;
-    let s3 = client(&server);
-    let bucket = bucket_name("rbuf");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let limit = buffers(&server, "read_buffers").await["limit_bytes"].as_u64().expect("limit_bytes");
-    assert!(limit > 1 << 20, "at least one download's share: {limit}");
+    let (server, s3, bucket, limit) = one_share("--read-buffer-mib", "read_buffers").await;
     // More than the loopback socket buffers hold, so that a client that
     // stops reading leaves the server's reader open.
     let held = test_data(64 << 20, 11);
