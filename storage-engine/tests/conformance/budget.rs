@@ -13,36 +13,62 @@ use crate::common::*;
 
 const WAIT: Duration = Duration::from_millis(1500);
 
-/// Waits until `in_use` (the write or read side of the stats) is `bytes`.
-async fn in_use_reaches(e: &Engine, in_use: fn(&EngineStats) -> usize, bytes: usize) {
+#[derive(Clone, Copy)]
+enum Side {
+    Writing,
+    Reading,
+}
+
+impl Side {
+    fn in_use(self, s: &EngineStats) -> usize {
+        match self {
+            Side::Writing => s.write_buffers_in_use_bytes,
+            Side::Reading => s.read_buffers_in_use_bytes,
+        }
+    }
+}
+
+/// An engine (with bucket "b") whose budget on `side` is exactly one share,
+/// and that limit; the cluster keeps its directories.
+async fn one_share(side: Side) -> (Cluster, Engine, usize) {
+    let c = Cluster::new();
+    let mut config = c.config();
+    config.buffer_wait = WAIT;
+    // Less than one share: the budget is then exactly one share.
+    let share = match side {
+        Side::Writing => {
+            config.write_buffer_bytes = 1;
+            storage_engine::per_writer_bytes(&config)
+        }
+        Side::Reading => {
+            config.read_buffer_bytes = 1;
+            storage_engine::per_reader_bytes(&config)
+        }
+    };
+    let e = Engine::open(config).await.expect("open");
+    e.create_bucket("b", vec![]).await.expect("bucket");
+    let stats = e.stats();
+    let limit = match side {
+        Side::Writing => stats.write_buffers_limit_bytes,
+        Side::Reading => stats.read_buffers_limit_bytes,
+    };
+    assert!(limit >= share && limit < share + 1024, "one share of {share} bytes: limit {limit}");
+    assert_eq!(side.in_use(&stats), 0);
+    (c, e, limit)
+}
+
+/// Waits until the buffers in use on `side` are `bytes`.
+async fn in_use_reaches(e: &Engine, side: Side, bytes: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while in_use(&e.stats()) != bytes {
-        assert!(Instant::now() < deadline, "buffers in use stay at {}", in_use(&e.stats()));
+    while side.in_use(&e.stats()) != bytes {
+        assert!(Instant::now() < deadline, "buffers in use stay at {}", side.in_use(&e.stats()));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-fn writing(s: &EngineStats) -> usize {
-    s.write_buffers_in_use_bytes
-}
-
-fn reading(s: &EngineStats) -> usize {
-    s.read_buffers_in_use_bytes
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writers_wait_for_a_bounded_write_budget() {
-    let c = Cluster::new();
-    let mut config = c.config();
-    // Less than one writer's share: the budget is then exactly one share.
-    config.write_buffer_bytes = 1;
-    config.buffer_wait = WAIT;
-    let share = storage_engine::per_writer_bytes(&config);
-    let e = Engine::open(config).await.expect("open");
-    e.create_bucket("b", vec![]).await.expect("bucket");
-    let limit = e.stats().write_buffers_limit_bytes;
-    assert!(limit >= share && limit < share + 1024, "one share of {share} bytes: limit {limit}");
-    assert_eq!(e.stats().write_buffers_in_use_bytes, 0);
+    let (_cluster, e, limit) = one_share(Side::Writing).await;
 
     // A writer past the inline threshold takes the one share and keeps it
     // between stripes.
@@ -81,7 +107,7 @@ async fn writers_wait_for_a_bounded_write_budget() {
     let mut d = e.object_writer("b", "d").await.expect("writer");
     d.write(Bytes::from(data(5, 4 * STRIPE))).await.expect("write");
     drop(d);
-    in_use_reaches(&e, writing, 0).await;
+    in_use_reaches(&e, Side::Writing, 0).await;
 
     assert_eq!(get(&e, "b", "a").await, first);
     assert_eq!(get(&e, "b", "c").await, third);
@@ -92,16 +118,7 @@ async fn writers_wait_for_a_bounded_write_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_wait_for_a_bounded_read_budget() {
-    let c = Cluster::new();
-    let mut config = c.config();
-    // Less than one reader's share: the budget is then exactly one share.
-    config.read_buffer_bytes = 1;
-    config.buffer_wait = WAIT;
-    let share = storage_engine::per_reader_bytes(&config);
-    let e = Engine::open(config).await.expect("open");
-    e.create_bucket("b", vec![]).await.expect("bucket");
-    let limit = e.stats().read_buffers_limit_bytes;
-    assert!(limit >= share && limit < share + 1024, "one share of {share} bytes: limit {limit}");
+    let (_cluster, e, limit) = one_share(Side::Reading).await;
     let large = data(1, 3 * STRIPE + 17);
     let other = data(2, 2 * STRIPE);
     let small = data(3, INLINE - 1);
@@ -136,14 +153,14 @@ async fn readers_wait_for_a_bounded_read_budget() {
     assert_eq!(rest, large, "the holder reads its object whole");
     drop(held);
     assert_eq!(waiting.await.expect("task").expect("the waiting reader got the share"), other);
-    in_use_reaches(&e, reading, 0).await;
+    in_use_reaches(&e, Side::Reading, 0).await;
     assert_eq!(e.stats().reads_refused_busy, 1);
 
     // A copy-style reader and writer at once: a read share and a write share are separate.
     let (_, reader) = e.read_object("b", "large", None).await.expect("open");
     put(&e, "b", "copy", &large).await;
     drop(reader);
-    in_use_reaches(&e, reading, 0).await;
+    in_use_reaches(&e, Side::Reading, 0).await;
     assert_eq!(get(&e, "b", "copy").await, large);
     e.shutdown().await.expect("shutdown");
 }
