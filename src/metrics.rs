@@ -242,7 +242,6 @@ impl Metrics {
     }
 }
 
-/// Adds to `counter` what the engine's cumulative `now` gained since the last scrape.
 /// One stripe-buffer budget (`side` = write or read): shares in use, the
 /// limit, and the requests it refused.
 struct BufferMetrics {
@@ -287,6 +286,7 @@ impl BufferMetrics {
     }
 }
 
+/// Adds to `counter` what the engine's cumulative `now` gained since the last scrape.
 fn advance(counter: &Counter, seen: &AtomicU64, now: u64) {
     let before = seen.swap(now, Ordering::Relaxed);
     if now > before {
